@@ -1,0 +1,298 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The estimator base shared by the PMM regressor and classifier.
+
+It validates hyperparameters and data, standardises inputs (and, for
+regression, targets), runs L-BFGS with restarts and warm starts on the pure
+loss of :class:`~sklearn_pmm._loss.PMMModel`, and folds the standardisation
+back into the fitted matrices.
+"""
+
+import time
+from abc import ABC, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator
+from sklearn.utils.parallel import Parallel
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
+from threadpoolctl import threadpool_limits
+
+from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
+from sklearn_pmm._loss import PMMModel
+from sklearn_pmm._readout import WHICH_OPTIONS
+
+
+def weighted_mean_scale(values, sample_weight):
+    """Weighted mean and standard deviation per column (zero scales become 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._base import weighted_mean_scale
+    >>> weighted_mean_scale(np.array([[0.0, 5.0], [2.0, 5.0]]), np.ones(2))
+    (array([1., 5.]), array([1., 1.]))
+    """
+    weights = sample_weight / sample_weight.sum()
+    mean = weights @ values
+    scale = np.sqrt(weights @ (values - mean) ** 2)
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+    return mean, np.where(scale > tiny, scale, 1.0)
+
+
+class _BasePMM(BaseEstimator, ABC):
+    """Shared machinery of the PMM estimators; not for direct use."""
+
+    _parameter_constraints: dict = {
+        "matrix_size": [Interval(Integral, 1, None, closed="left")],
+        "n_eigenvectors": [Interval(Integral, 1, None, closed="left")],
+        "n_decoders": [Interval(Integral, 1, None, closed="left"), None],
+        "which": [StrOptions(set(WHICH_OPTIONS))],
+        "readout": [StrOptions({"decoder", "expectation", "eigenvalues"})],
+        "hermitian": [StrOptions({"real", "complex"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_restarts": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        *,
+        matrix_size,
+        n_eigenvectors,
+        n_decoders,
+        which,
+        readout,
+        hermitian,
+        alpha,
+        max_iter,
+        tol,
+        n_restarts,
+        batch_size,
+        n_jobs,
+        random_state,
+        warm_start,
+        verbose,
+    ):
+        self.matrix_size = matrix_size
+        self.n_eigenvectors = n_eigenvectors
+        self.n_decoders = n_decoders
+        self.which = which
+        self.readout = readout
+        self.hermitian = hermitian
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_restarts = n_restarts
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    @abstractmethod
+    def _data_loss(self):
+        """The per-sample loss object (squared error or cross-entropy)."""
+
+    def _build_model(self, n_features, n_outputs):
+        if self.n_eigenvectors > self.matrix_size:
+            raise ValueError(
+                f"n_eigenvectors={self.n_eigenvectors} must be at most "
+                f"matrix_size={self.matrix_size}."
+            )
+        if self.readout == "eigenvalues" and self.n_eigenvectors < n_outputs:
+            raise ValueError(
+                f"The eigenvalue readout needs n_eigenvectors >= n_outputs; got "
+                f"n_eigenvectors={self.n_eigenvectors} for {n_outputs} outputs."
+            )
+        return PMMModel(
+            n_features=n_features,
+            n_outputs=n_outputs,
+            matrix_size=self.matrix_size,
+            n_eigenvectors=self.n_eigenvectors,
+            readout=self.readout,
+            n_decoders=self.n_decoders,
+            which=self.which,
+            complex_valued=self.hermitian == "complex",
+        )
+
+    def _fit_pmm(self, X, targets, sample_weight, y_shift, y_scale, warm):
+        """Fit on validated arrays; ``targets`` are already in internal units."""
+        n_features, n_outputs = X.shape[1], targets.shape[1]
+        model = self._build_model(n_features, n_outputs)
+        x_shift, x_scale = weighted_mean_scale(X, sample_weight)
+        X_internal = (X - x_shift) / x_scale
+        rng = check_random_state(self.random_state)
+        if warm:
+            starts = [
+                model.rescale(
+                    self._coef_vector(model),
+                    -x_shift / x_scale,
+                    1.0 / x_scale,
+                    -y_shift / y_scale,
+                    1.0 / y_scale,
+                )
+            ]
+        else:
+            starts = [model.initial_parameters(rng) for _ in range(1 + self.n_restarts)]
+
+        data_loss = self._data_loss()
+        best = None
+        with (
+            threadpool_limits(limits=1, user_api="blas"),
+            Parallel(n_jobs=self.n_jobs, prefer="threads") as parallel,
+        ):
+            for start_index, theta0 in enumerate(starts):
+                result, curve = self._run_lbfgs(
+                    model,
+                    theta0,
+                    X_internal,
+                    targets,
+                    sample_weight,
+                    data_loss,
+                    parallel,
+                    start_index,
+                )
+                if best is None or result.fun < best[0].fun:
+                    best = (result, curve)
+        result, curve = best
+        if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
+            raise ValueError(
+                "L-BFGS produced non-finite parameters; try a larger alpha or "
+                "rescaling the data."
+            )
+        self.n_iter_ = max(_check_optimize_result("lbfgs", result, self.max_iter), 1)
+        self.loss_ = float(result.fun)
+        self.loss_curve_ = curve
+        self.n_params_ = model.n_params
+        theta = model.rescale(result.x, x_shift, x_scale, y_shift, y_scale)
+        self._set_coef_vector(model, theta)
+        return self
+
+    def _run_lbfgs(
+        self, model, theta0, X, targets, sample_weight, data_loss, parallel, start
+    ):
+        last = {}
+
+        def fun(theta):
+            loss, grad = model.loss_gradient(
+                theta,
+                X,
+                targets,
+                sample_weight,
+                data_loss,
+                self.alpha,
+                batch_size=self.batch_size,
+                n_jobs=self.n_jobs,
+                parallel=parallel,
+            )
+            last["theta"], last["grad"] = theta, grad
+            return loss, grad
+
+        curve = []
+        tic = time.perf_counter()
+
+        def callback(intermediate_result):
+            curve.append(float(intermediate_result.fun))
+            if self.verbose:
+                grad_norm = (
+                    np.abs(last["grad"]).max()
+                    if np.array_equal(last.get("theta"), intermediate_result.x)
+                    else float("nan")
+                )
+                print(
+                    f"[{type(self).__name__}] start {start} iteration {len(curve)}: "
+                    f"loss={curve[-1]:.6g} |grad|_inf={grad_norm:.3g} "
+                    f"elapsed={time.perf_counter() - tic:.2f}s"
+                )
+
+        result = minimize(
+            fun,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={
+                "maxiter": self.max_iter,
+                "maxfun": 2 * self.max_iter + 20,
+                "gtol": self.tol,
+                "ftol": 64 * np.finfo(float).eps,
+                "maxcor": 30,
+                "maxls": 50,
+            },
+        )
+        return result, curve
+
+    def _coef_vector(self, model):
+        """The fitted matrices, in user units, as one parameter vector."""
+        secondary = (
+            self.decoders_.reshape(-1, self.matrix_size, self.matrix_size)
+            if self.decoders_ is not None
+            else None
+        )
+        return model.pack(self.hamiltonians_, secondary, self.intercept_)
+
+    def _set_coef_vector(self, model, theta):
+        hamiltonians, secondary, intercept = model.unpack(theta)
+        self.hamiltonians_ = hamiltonians
+        self.decoders_ = (
+            secondary.reshape(model.secondary_shape)
+            if model.readout.n_matrices
+            else None
+        )
+        self.intercept_ = intercept
+        self._model = model
+
+    def _is_warm(self, n_outputs):
+        return (
+            self.warm_start
+            and hasattr(self, "hamiltonians_")
+            and self.hamiltonians_.shape[1] == self.matrix_size
+            and self._model.readout.n_matrices
+            == self._build_model(self.n_features_in_, n_outputs).readout.n_matrices
+            and self._model.packing.complex_valued == (self.hermitian == "complex")
+            and self._model.n_outputs == n_outputs
+        )
+
+    def _outputs(self, X):
+        """Validated ``X`` -> PMM outputs in user units, shape (N, q)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._model.predict(
+            self._coef_vector(self._model),
+            X,
+            batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
+        )
+
+    def eigenvalues(self, X):
+        """Eigenvalues of the fitted primary matrix :math:`H(x)` for each row.
+
+        Useful to plot level flows and avoided crossings along a path in input
+        space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        eigenvalues : ndarray of shape (n_samples, matrix_size)
+            All eigenvalues of :math:`H(x) = H_0 + \\sum_l x_l H_l`, ascending.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._model.eigenvalues(
+            self._coef_vector(self._model),
+            X,
+            batch_size=self.batch_size,
+            n_jobs=self.n_jobs,
+        )

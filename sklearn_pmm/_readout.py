@@ -1,0 +1,250 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Eigenvector selection and PMM readouts, each with its forward and backward pass.
+
+Notation: ``N`` samples, matrix size ``n``, ``r`` selected eigenvectors,
+``q`` outputs, ``M`` secondary (decoder or observable) matrices per output.
+Gradients with respect to complex quantities follow the convention
+:math:`dL = \\operatorname{Re}\\sum \\overline{\\bar x}\\, dx`.
+"""
+
+import numpy as np
+
+WHICH_OPTIONS = ("lowest", "highest", "largest_magnitude")
+
+
+def select_eigenpairs(eigenvalues, n_select, which):
+    """Columns of the selected eigenpairs for every sample.
+
+    Parameters
+    ----------
+    eigenvalues : ndarray of shape (N, n)
+        Ascending eigenvalues.
+    n_select : int
+        Number ``r`` of eigenpairs to select.
+    which : {"lowest", "highest", "largest_magnitude"}
+        ``"lowest"`` takes the ``r`` lowest in ascending order, ``"highest"``
+        the ``r`` highest in descending order, ``"largest_magnitude"`` the
+        ``r`` largest :math:`|\\lambda|` in descending magnitude.
+
+    Returns
+    -------
+    index : ndarray of shape (N, r)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._readout import select_eigenpairs
+    >>> select_eigenpairs(np.array([[-3.0, -1.0, 2.0]]), 2, "largest_magnitude")
+    array([[0, 2]])
+    """
+    n_samples, n = eigenvalues.shape
+    if which == "lowest":
+        columns = np.arange(n_select)
+    elif which == "highest":
+        columns = np.arange(n - 1, n - 1 - n_select, -1)
+    elif which == "largest_magnitude":
+        return np.argsort(-np.abs(eigenvalues), axis=1, kind="stable")[:, :n_select]
+    else:
+        raise ValueError(f"which must be one of {WHICH_OPTIONS}, got {which!r}.")
+    return np.broadcast_to(columns, (n_samples, n_select))
+
+
+def _dagger(a):
+    """Conjugate transpose of the last two axes."""
+    a = np.swapaxes(a, -1, -2)
+    return np.conj(a) if np.iscomplexobj(a) else a
+
+
+def spectral_norm_squared(matrices):
+    r"""Squared spectral norm :math:`\|A\|_2^2` of Hermitian matrices and its gradient.
+
+    Parameters
+    ----------
+    matrices : ndarray of shape (m, n, n)
+
+    Returns
+    -------
+    norm_squared : ndarray of shape (m,)
+    matrix_grad : ndarray of shape (m, n, n)
+        :math:`2\mu\, u u^\dagger`, with :math:`\mu` the eigenvalue of largest
+        magnitude and :math:`u` its eigenvector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._readout import spectral_norm_squared
+    >>> spectral_norm_squared(np.array([np.diag([1.0, -3.0])]))[0]
+    array([9.])
+    """
+    values, vectors = np.linalg.eigh(matrices)
+    top = np.argmax(np.abs(values), axis=1)
+    mu = np.take_along_axis(values, top[:, None], 1)[:, 0]
+    u = np.take_along_axis(vectors, top[:, None, None], 2)[:, :, 0]
+    grad = 2 * mu[:, None, None] * u[:, :, None] * np.conj(u[:, None, :])
+    return mu**2, grad
+
+
+class EigenvalueReadout:
+    r"""Selected eigenvalues as outputs: :math:`z_k = \lambda_k(x) + g_k`.
+
+    The affine eigenvalue PMM of the universal-approximation theorem.  Needs
+    ``n_select >= n_outputs``; output ``k`` reads the ``k``-th selected level.
+
+    Parameters
+    ----------
+    n_outputs : int
+    n_select : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._readout import EigenvalueReadout
+    >>> readout = EigenvalueReadout(n_outputs=1, n_select=1)
+    >>> readout.n_matrices
+    0
+    """
+
+    n_matrices = 0
+    needs_vectors = False
+
+    def __init__(self, n_outputs, n_select):
+        self.n_outputs = n_outputs
+        self.n_select = n_select
+
+    def offset(self, matrices):
+        return np.zeros(self.n_outputs), None
+
+    def forward(self, vectors, values, matrices):
+        return values[:, : self.n_outputs].copy(), None
+
+    def backward(self, outputs_grad, vectors, cache, matrices):
+        values_grad = np.zeros((len(outputs_grad), self.n_select))
+        values_grad[:, : self.n_outputs] = outputs_grad
+        return None, values_grad, None
+
+    def offset_gradient(self, outputs_grad_sum, offset_grad):
+        return None
+
+
+class MatrixReadout:
+    r"""Decoder (transition-probability) and expectation-value readouts.
+
+    With :math:`W_{kmij} = v_i^\dagger D_{km} v_j` for the selected
+    eigenvectors,
+
+    - ``"decoder"``: :math:`z_k = g_k + \sum_m \sum_{(i,j)\in P_m}
+      \left(|W_{kmij}|^2 - \tfrac12 \|D_{km}\|_2^2\right)`;
+    - ``"expectation"``: :math:`z_k = g_k + \sum_m \sum_{i \in P_m} W_{kmii}`.
+
+    By default (``n_decoders=None``) there is one matrix per eigenvector pair
+    :math:`i \le j` (decoder) or per eigenvector (expectation), so
+    :math:`P_m` holds one pair; ``n_decoders=l`` gives ``l`` matrices per
+    output, each shared by all pairs.
+
+    Parameters
+    ----------
+    kind : {"decoder", "expectation"}
+    n_outputs : int
+    n_select : int
+    n_decoders : int or None
+
+    Examples
+    --------
+    >>> from sklearn_pmm._readout import MatrixReadout
+    >>> MatrixReadout("decoder", n_outputs=1, n_select=3, n_decoders=None).n_matrices
+    6
+    """
+
+    needs_vectors = True
+
+    def __init__(self, kind, n_outputs, n_select, n_decoders):
+        self.kind = kind
+        self.n_outputs = n_outputs
+        self.n_select = n_select
+        r = n_select
+        if kind == "decoder":
+            pairs = [(i, j) for i in range(r) for j in range(i, r)]
+        else:
+            pairs = [(i, i) for i in range(r)]
+        if n_decoders is None:
+            mask = np.zeros((len(pairs), r, r))
+            for m, (i, j) in enumerate(pairs):
+                mask[m, i, j] = 1.0
+        else:
+            mask = np.zeros((n_decoders, r, r))
+            for i, j in pairs:
+                mask[:, i, j] = 1.0
+        self.mask = mask
+        self.n_per_output = len(mask)
+        self.n_matrices = n_outputs * self.n_per_output
+        self._terms_per_matrix = mask.sum(axis=(1, 2))
+
+    def offset(self, matrices):
+        """Sample-independent centring :math:`-\\frac12\\sum \\|D\\|_2^2` per output."""
+        if self.kind != "decoder":
+            return np.zeros(self.n_outputs), None
+        norms, norm_grad = spectral_norm_squared(matrices)
+        norms = norms.reshape(self.n_outputs, self.n_per_output)
+        offset = -0.5 * (norms * self._terms_per_matrix).sum(axis=1)
+        return offset, norm_grad
+
+    def offset_gradient(self, outputs_grad_sum, norm_grad):
+        """Gradient of the centring given the summed output gradients."""
+        if self.kind != "decoder":
+            return None
+        weight = -0.5 * outputs_grad_sum[:, None] * self._terms_per_matrix[None, :]
+        return weight.reshape(-1)[:, None, None] * norm_grad
+
+    def forward(self, vectors, values, matrices):
+        n_samples, n, r = vectors.shape
+        n_mat = len(matrices)
+        # One GEMM applies every secondary matrix to every selected vector.
+        dv = matrices.reshape(n_mat * n, n) @ vectors.transpose(1, 0, 2).reshape(
+            n, n_samples * r
+        )
+        dv = dv.reshape(n_mat, n, n_samples, r)
+        overlaps = np.einsum("sai,casj->scij", np.conj(vectors), dv)
+        overlaps = overlaps.reshape(n_samples, self.n_outputs, self.n_per_output, r, r)
+        if self.kind == "decoder":
+            terms = overlaps.real**2 + overlaps.imag**2
+        else:
+            terms = overlaps.real
+        outputs = np.einsum("skmij,mij->sk", terms, self.mask)
+        return outputs, (dv, overlaps)
+
+    def backward(self, outputs_grad, vectors, cache, matrices):
+        dv, overlaps = cache
+        n_samples, n, r = vectors.shape
+        weights = outputs_grad[:, :, None, None, None] * self.mask
+        if self.kind == "decoder":
+            overlaps_grad = 2 * weights * overlaps
+        else:
+            overlaps_grad = weights.astype(vectors.dtype)
+        overlaps_grad = overlaps_grad.reshape(n_samples, -1, r, r)
+        # dL/dD_c = sum_s V_s Wbar_sc V_s^dagger, the sum over s as one GEMM.
+        left = np.einsum("sai,scij->csja", vectors, overlaps_grad)
+        left = left.reshape(len(matrices), n_samples * r, n).transpose(0, 2, 1)
+        matrices_grad = left @ np.conj(_flat_rows(vectors))
+        sym = overlaps_grad + _dagger(overlaps_grad)
+        vectors_grad = np.einsum("casi,scik->sak", dv, sym)
+        return vectors_grad, None, matrices_grad
+
+
+def _flat_rows(vectors):
+    """``(N, n, r)`` -> ``(N*r, n)``: one row per (sample, selected vector)."""
+    n_samples, n, r = vectors.shape
+    return np.ascontiguousarray(vectors.transpose(0, 2, 1)).reshape(n_samples * r, n)
+
+
+def make_readout(readout, n_outputs, n_select, n_decoders):
+    """The readout object for a readout name.
+
+    Examples
+    --------
+    >>> from sklearn_pmm._readout import make_readout
+    >>> make_readout("expectation", 2, 3, None).n_matrices
+    6
+    """
+    if readout == "eigenvalues":
+        return EigenvalueReadout(n_outputs, n_select)
+    return MatrixReadout(readout, n_outputs, n_select, n_decoders)

@@ -1,0 +1,224 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""PMMRegressor: a parametric matrix model for (multi-output) regression."""
+
+import numpy as np
+from sklearn.base import MultiOutputMixin, RegressorMixin
+from sklearn.utils.validation import validate_data
+
+from sklearn_pmm._base import _BasePMM, weighted_mean_scale
+from sklearn_pmm._compat import _check_sample_weight, _fit_context
+from sklearn_pmm._loss import SquaredError
+
+
+class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
+    r"""Parametric matrix model regressor.
+
+    The features :math:`x \in \mathbb{R}^p` build a Hermitian matrix
+
+    .. math::
+
+        H(x) = H_0 + \sum_{l=1}^{p} x_l H_l ,
+
+    whose eigendecomposition :math:`H(x) = V \Lambda V^\dagger` is read out
+    through ``n_eigenvectors`` selected eigenvectors :math:`v_1, \dots, v_r`.
+    The default ``"decoder"`` readout gives output ``k`` as the transition
+    probabilities
+
+    .. math::
+
+        z_k(x) = g_k + \sum_{i \le j \le r}
+        \left( |v_i^\dagger \Delta_{kij} v_j|^2
+               - \tfrac12 \|\Delta_{kij}\|_2^2 \right),
+
+    with trainable Hermitian decoders :math:`\Delta_{kij}` and biases
+    :math:`g_k`.  All matrices are fitted with L-BFGS on the weighted mean
+    squared error, using analytic Hellmann–Feynman and first-order
+    perturbation-theory gradients.  Inputs and targets are standardised
+    internally and the scaling is folded back into the fitted matrices.
+
+    Parameters
+    ----------
+    matrix_size : int, default=7
+        Size ``n`` of the Hermitian matrices.
+    n_eigenvectors : int, default=3
+        Number ``r`` of eigenvectors read out.
+    n_decoders : int or None, default=None
+        ``None`` gives one decoder per eigenvector pair :math:`i \le j` (or per
+        eigenvector for ``readout="expectation"``) and output; an integer
+        ``l`` gives ``l`` decoders per output, each shared by all pairs.
+    which : {"largest_magnitude", "lowest", "highest"}, default="largest_magnitude"
+        Which eigenvectors are selected: the largest :math:`|\lambda|`, or the
+        lowest or highest eigenvalues.
+    readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
+        ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
+        \Delta_{ki} v_i`; ``"eigenvalues"`` returns the selected eigenvalues
+        (plus :math:`g_k`), one per output.
+    hermitian : {"real", "complex"}, default="complex"
+        Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
+        Hermitian ones (:math:`n^2` floats each).
+    alpha : float, default=0.0
+        L2 penalty on the matrix entries, in the internal standardised units.
+    max_iter : int, default=1000
+        Maximum number of L-BFGS iterations per start.
+    tol : float, default=1e-8
+        L-BFGS stops when the largest gradient component is below ``tol``.
+    n_restarts : int, default=0
+        Extra random starting points; the lowest training loss wins.
+    batch_size : int, default=1024
+        Samples per chunk of eigendecompositions; chunks run in parallel
+        with ``n_jobs``.  Results do not depend on ``n_jobs``.
+    n_jobs : int, default=None
+        Number of threads for the chunks.  ``None`` means 1 unless in a
+        :obj:`joblib.parallel_config` context.  ``-1`` means using all
+        processors.  See :term:`Glossary <n_jobs>`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial matrices.  Pass an int for reproducible results
+        across multiple function calls.  See :term:`Glossary <random_state>`.
+    warm_start : bool, default=False
+        Continue from the fitted matrices of the previous call to ``fit``.
+    verbose : int, default=0
+        Print the loss, gradient norm and elapsed time at every iteration.
+
+    Attributes
+    ----------
+    hamiltonians_ : ndarray of shape (n_features + 1, matrix_size, matrix_size)
+        :math:`H_0, H_1, \dots, H_p` in the units of the training data.
+    decoders_ : ndarray of shape (n_outputs, n_matrices, matrix_size, matrix_size) or None
+        The decoder (or observable) matrices per output; ``None`` for the
+        eigenvalue readout.
+    intercept_ : ndarray of shape (n_outputs,)
+        The biases :math:`g_k`.
+    n_iter_ : int
+        L-BFGS iterations of the retained start.
+    loss_ : float
+        Final training loss (internal units) of the retained start.
+    loss_curve_ : list of float
+        Training loss after each iteration of the retained start.
+    n_params_ : int
+        Number of trainable real floats.
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
+    sklearn.gaussian_process.GaussianProcessRegressor : Gaussian process regression.
+
+    References
+    ----------
+    P. Cook, D. Jammooa, M. Hjorth-Jensen, D. D. Lee and D. Lee, "Parametric
+    matrix models", Nature Communications 16, 5929 (2025), arXiv:2401.11694.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm import PMMRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, (100, 1))
+    >>> y = np.sin(3 * X[:, 0])
+    >>> reg = PMMRegressor(matrix_size=4, max_iter=300, random_state=0).fit(X, y)
+    >>> bool(reg.score(X, y) > 0.99)
+    True
+    """
+
+    _parameter_constraints: dict = {**_BasePMM._parameter_constraints}
+
+    def __init__(
+        self,
+        *,
+        matrix_size=7,
+        n_eigenvectors=3,
+        n_decoders=None,
+        which="largest_magnitude",
+        readout="decoder",
+        hermitian="complex",
+        alpha=0.0,
+        max_iter=1000,
+        tol=1e-8,
+        n_restarts=0,
+        batch_size=1024,
+        n_jobs=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+    ):
+        super().__init__(
+            matrix_size=matrix_size,
+            n_eigenvectors=n_eigenvectors,
+            n_decoders=n_decoders,
+            which=which,
+            readout=readout,
+            hermitian=hermitian,
+            alpha=alpha,
+            max_iter=max_iter,
+            tol=tol,
+            n_restarts=n_restarts,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+
+    def _data_loss(self):
+        return SquaredError()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the matrices to data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean squared error.
+
+        Returns
+        -------
+        self : object
+            The fitted regressor.
+        """
+        warm_candidate = self.warm_start and hasattr(self, "hamiltonians_")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            multi_output=True,
+            y_numeric=True,
+            reset=not warm_candidate,
+        )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        self._y_ndim = y.ndim
+        targets = y.reshape(len(y), -1)
+        y_shift, y_scale = weighted_mean_scale(targets, sample_weight)
+        if self.readout == "eigenvalues":
+            y_scale = np.full_like(y_scale, y_scale.max())
+        warm = warm_candidate and self._is_warm(targets.shape[1])
+        return self._fit_pmm(
+            X, (targets - y_shift) / y_scale, sample_weight, y_shift, y_scale, warm
+        )
+
+    def predict(self, X):
+        """Predict with the fitted PMM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predicted values.
+        """
+        outputs = self._outputs(X)
+        return outputs[:, 0] if self._y_ndim == 1 else outputs
