@@ -16,7 +16,6 @@ from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
 from sklearn.utils.parallel import Parallel
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
-from threadpoolctl import threadpool_limits
 
 from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
 from sklearn_pmm._loss import PMMModel
@@ -145,10 +144,7 @@ class _BasePMM(BaseEstimator, ABC):
 
         data_loss = self._data_loss()
         best = None
-        with (
-            threadpool_limits(limits=1, user_api="blas"),
-            Parallel(n_jobs=self.n_jobs, prefer="threads") as parallel,
-        ):
+        with Parallel(n_jobs=self.n_jobs, prefer="threads") as parallel:
             for start_index, theta0 in enumerate(starts):
                 result, curve = self._run_lbfgs(
                     model,

@@ -7,11 +7,13 @@ code, with no per-matrix Python overhead (``benchmarks/bench_speed.py``
 compares it with ``scipy.linalg.eigh`` and a per-matrix LAPACK loop).
 """
 
+import functools
+
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.utils import gen_batches
 from sklearn.utils.parallel import Parallel, delayed
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Gaps below this fraction of the spectral scale are broadened in the adjoint.
 DEFAULT_BROADENING = 1e-8
@@ -72,37 +74,41 @@ def broadened_inverse_gaps(eigenvalues, selected_values, broadening):
     return gaps / (gaps * gaps + eps2)
 
 
-def eigh_adjoint(
+def eigh_adjoint_factors(
     eigenvectors,
     selected_index,
+    selected_vectors,
     selected_values,
     eigenvalues,
     vectors_grad,
     values_grad,
     broadening=DEFAULT_BROADENING,
 ):
-    r"""Back-propagate through a batched Hermitian eigendecomposition.
+    r"""Back-propagate through a batched Hermitian eigendecomposition, factored.
 
-    Given gradients with respect to ``r`` selected eigenpairs, returns
-    :math:`\bar G` with :math:`dL = \operatorname{Re}\sum_{ab}
-    \overline{\bar G_{ab}}\, dH_{ab}`:
+    Given gradients with respect to ``r`` selected eigenpairs, the matrix
+    gradient :math:`\bar G` (with :math:`dL = \operatorname{Re}\sum_{ab}
+    \overline{\bar G_{ab}}\, dH_{ab}`) is
 
     .. math::
 
-        \bar G = \left[ V \left(\operatorname{diag}(\bar\lambda)
-                 + F \circ (V^\dagger \bar V)\right) V_S^\dagger \right]^\dagger
+        \bar G = V_S A^\dagger, \qquad
+        A = V \left(\operatorname{diag}(\bar\lambda)
+                 + F \circ (V^\dagger \bar V)\right)
 
-    (Hellmann–Feynman for the eigenvalues, first-order perturbation theory for
-    the eigenvectors), with the broadened gaps of
-    :func:`broadened_inverse_gaps`.  Only selected columns enter, so the cost is
-    :math:`O(n^2 r)` per sample.  The loss must not depend on eigenvector
-    phases.
+    restricted to the ``r`` selected columns: Hellmann–Feynman for the
+    eigenvalues, first-order perturbation theory for the eigenvectors, with
+    the broadened gaps of :func:`broadened_inverse_gaps`.  Returning the
+    ``(n, r)`` factors keeps the cost at :math:`O(n^2 r)` per sample and lets
+    the caller sum over samples with one GEMM.  The loss must not depend on
+    eigenvector phases.
 
     Parameters
     ----------
     eigenvectors : ndarray of shape (N, n, n)
     selected_index : ndarray of shape (N, r)
         Column of each selected eigenpair in ``eigenvectors``.
+    selected_vectors : ndarray of shape (N, n, r)
     selected_values : ndarray of shape (N, r)
     eigenvalues : ndarray of shape (N, n)
     vectors_grad : ndarray of shape (N, n, r) or None
@@ -114,14 +120,13 @@ def eigh_adjoint(
 
     Returns
     -------
-    matrix_grad : ndarray of shape (N, n, n)
+    left : ndarray of shape (N, n, r)
+        The selected eigenvectors :math:`V_S`.
+    right : ndarray of shape (N, n, r)
+        :math:`A`, so that :math:`\bar G_s = V_{S,s} A_s^\dagger`.
     """
-    n_samples, n, r = (
-        eigenvectors.shape[0],
-        eigenvectors.shape[1],
-        len(selected_index[0]),
-    )
-    selected_vectors = np.take_along_axis(eigenvectors, selected_index[:, None, :], 2)
+    n_samples, n = eigenvalues.shape
+    r = selected_index.shape[1]
     if vectors_grad is not None:
         overlap = np.conj(eigenvectors.transpose(0, 2, 1)) @ vectors_grad
         coupling = overlap * broadened_inverse_gaps(
@@ -132,8 +137,48 @@ def eigh_adjoint(
     if values_grad is not None:
         samples = np.arange(n_samples)[:, None]
         coupling[samples, selected_index, np.arange(r)[None, :]] += values_grad
-    gamma = (eigenvectors @ coupling) @ np.conj(selected_vectors.transpose(0, 2, 1))
-    return np.conj(gamma.transpose(0, 2, 1))
+    return selected_vectors, eigenvectors @ coupling
+
+
+def eigh_adjoint(
+    eigenvectors,
+    selected_index,
+    selected_values,
+    eigenvalues,
+    vectors_grad,
+    values_grad,
+    broadening=DEFAULT_BROADENING,
+):
+    """The matrix gradient of :func:`eigh_adjoint_factors`, shape ``(N, n, n)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._eigh import eigh_adjoint, eigh_stack
+    >>> values, vectors = eigh_stack(np.array([np.diag([1.0, 2.0])]))
+    >>> index = np.array([[0]])
+    >>> eigh_adjoint(vectors, index, values[:, :1], values, None, np.ones((1, 1)))
+    array([[[1., 0.],
+            [0., 0.]]])
+    """
+    selected_vectors = np.take_along_axis(eigenvectors, selected_index[:, None, :], 2)
+    left, right = eigh_adjoint_factors(
+        eigenvectors,
+        selected_index,
+        selected_vectors,
+        selected_values,
+        eigenvalues,
+        vectors_grad,
+        values_grad,
+        broadening,
+    )
+    return left @ np.conj(right.transpose(0, 2, 1))
+
+
+@functools.cache
+def _threadpool_controller():
+    # Built once: inspecting the loaded BLAS libraries costs about a millisecond.
+    return ThreadpoolController()
 
 
 def chunked_map(function, n_samples, *, batch_size, n_jobs, parallel=None):
@@ -142,8 +187,9 @@ def chunked_map(function, n_samples, *, batch_size, n_jobs, parallel=None):
     The chunks depend only on ``n_samples`` and ``batch_size``, never on
     ``n_jobs``, and results come back in chunk order, so any reduction the
     caller does is independent of the number of workers.  Chunks run in
-    threads (LAPACK releases the GIL) with BLAS capped at one thread per
-    worker; with one worker (or one chunk) they run in a plain loop.
+    threads (LAPACK releases the GIL); with one worker or one chunk they run
+    in a plain loop.  BLAS is held at one thread throughout: the matrices are
+    small, and BLAS threads only contend with the workers.
 
     Parameters
     ----------
@@ -161,16 +207,12 @@ def chunked_map(function, n_samples, *, batch_size, n_jobs, parallel=None):
         One result per chunk, in chunk order.
     """
     batches = list(gen_batches(n_samples, batch_size))
-    if len(batches) == 1 or effective_n_jobs(n_jobs) == 1:
-        return [function(batch) for batch in batches]
-    if parallel is None:
-        parallel = Parallel(n_jobs=n_jobs, prefer="threads")
-    return parallel(delayed(_limited_call)(function, batch) for batch in batches)
-
-
-def _limited_call(function, batch):
-    with threadpool_limits(limits=1, user_api="blas"):
-        return function(batch)
+    with _threadpool_controller().limit(limits=1, user_api="blas"):
+        if len(batches) == 1 or effective_n_jobs(n_jobs) == 1:
+            return [function(batch) for batch in batches]
+        if parallel is None:
+            parallel = Parallel(n_jobs=n_jobs, prefer="threads")
+        return parallel(delayed(function)(batch) for batch in batches)
 
 
 def eigh_batched(matrices, *, batch_size=1024, n_jobs=None):

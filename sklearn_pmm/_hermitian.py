@@ -52,7 +52,7 @@ class HermitianPacking:
         self.dtype = np.complex128 if complex_valued else np.float64
 
     def unpack(self, packed):
-        """Build matrices of shape ``(m, n, n)`` from floats of shape ``(m, n_floats)``."""
+        """Matrices of shape ``(m, n, n)`` from floats of shape ``(m, n_floats)``."""
         packed = np.asarray(packed, dtype=np.float64)
         n, n_upper = self.size, len(self._rows)
         matrices = np.zeros((packed.shape[0], n, n), dtype=self.dtype)

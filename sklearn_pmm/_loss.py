@@ -10,7 +10,7 @@ of scikit-learn's ``LinearModelLoss``).
 import numpy as np
 from scipy.special import log_softmax
 
-from sklearn_pmm._eigh import DEFAULT_BROADENING, chunked_map, eigh_adjoint
+from sklearn_pmm._eigh import DEFAULT_BROADENING, chunked_map, eigh_adjoint_factors
 from sklearn_pmm._hermitian import HermitianPacking
 from sklearn_pmm._readout import make_readout, select_eigenpairs
 
@@ -163,12 +163,12 @@ class PMMModel:
     def _eigensystem(self, X, hamiltonians):
         values, vectors = np.linalg.eigh(self.primary_matrices(X, hamiltonians))
         index = select_eigenpairs(values, self.n_eigenvectors, self.which)
-        selected_values = np.take_along_axis(values, index, 1)
-        selected_vectors = (
-            np.take_along_axis(vectors, index[:, None, :], 2)
-            if self.readout.needs_vectors
-            else None
-        )
+        if self.which == "largest_magnitude":
+            selected_values = np.take_along_axis(values, index, 1)
+            selected_vectors = np.take_along_axis(vectors, index[:, None, :], 2)
+        else:  # the same columns for every sample: plain indexing is faster
+            selected_values = values[:, index[0]]
+            selected_vectors = vectors[:, :, index[0]]
         return values, vectors, index, selected_values, selected_vectors
 
     def _outputs_from_params(self, X, params, offset):
@@ -210,20 +210,24 @@ class PMMModel:
         vectors_grad, values_grad, secondary_grad = self.readout.backward(
             outputs_grad, selected_vectors, cache, secondary
         )
-        matrix_grad = eigh_adjoint(
+        left, right = eigh_adjoint_factors(
             vectors,
             index,
+            selected_vectors,
             selected_values,
             values,
             vectors_grad,
             values_grad,
             self.broadening,
         )
-        n = self.matrix_size
-        flat_grad = matrix_grad.reshape(len(X), n * n)
-        ham_grad = np.empty((self.n_features + 1, n * n), dtype=flat_grad.dtype)
-        ham_grad[0] = flat_grad.sum(axis=0)
-        ham_grad[1:] = X.T @ flat_grad
+        # sum_s [1, x_s]_l V_S,s A_s^dagger for every l at once, as one GEMM.
+        n, r, n_samples = self.matrix_size, self.n_eigenvectors, len(X)
+        design = np.hstack([np.ones((n_samples, 1)), X])
+        weighted = design[:, :, None, None] * left[:, None, :, :]
+        weighted = weighted.transpose(1, 2, 0, 3).reshape(-1, n_samples * r)
+        ham_grad = weighted @ np.conj(right.transpose(0, 2, 1)).reshape(
+            n_samples * r, n
+        )
         return loss, ham_grad, secondary_grad, outputs_grad.sum(axis=0)
 
     def loss_gradient(

@@ -141,6 +141,9 @@ class MatrixReadout:
     :math:`P_m` holds one pair; ``n_decoders=l`` gives ``l`` matrices per
     output, each shared by all pairs.
 
+    Each (matrix, pair) combination is a *term*; forward and backward passes
+    work on all terms at once, with the sums over samples done by GEMMs.
+
     Parameters
     ----------
     kind : {"decoder", "expectation"}
@@ -167,73 +170,83 @@ class MatrixReadout:
         else:
             pairs = [(i, i) for i in range(r)]
         if n_decoders is None:
-            mask = np.zeros((len(pairs), r, r))
-            for m, (i, j) in enumerate(pairs):
-                mask[m, i, j] = 1.0
+            per_output = [[pair] for pair in pairs]
         else:
-            mask = np.zeros((n_decoders, r, r))
-            for i, j in pairs:
-                mask[:, i, j] = 1.0
-        self.mask = mask
-        self.n_per_output = len(mask)
+            per_output = [pairs] * n_decoders
+        self.n_per_output = len(per_output)
         self.n_matrices = n_outputs * self.n_per_output
-        self._terms_per_matrix = mask.sum(axis=(1, 2))
+        terms = [
+            (k * self.n_per_output + m, i, j, k)
+            for k in range(n_outputs)
+            for m, matrix_pairs in enumerate(per_output)
+            for i, j in matrix_pairs
+        ]
+        self._matrix, self._left, self._right, self._output = (
+            np.array(column) for column in zip(*terms, strict=True)
+        )
+        self._terms_per_matrix = np.bincount(self._matrix, minlength=self.n_matrices)
+        eye = np.eye(r)
+        self._left_onehot, self._right_onehot = eye[self._left], eye[self._right]
+        self._output_onehot = np.eye(n_outputs)[self._output]
 
     def offset(self, matrices):
         """Sample-independent centring :math:`-\\frac12\\sum \\|D\\|_2^2` per output."""
         if self.kind != "decoder":
             return np.zeros(self.n_outputs), None
         norms, norm_grad = spectral_norm_squared(matrices)
-        norms = norms.reshape(self.n_outputs, self.n_per_output)
-        offset = -0.5 * (norms * self._terms_per_matrix).sum(axis=1)
-        return offset, norm_grad
+        centring = -0.5 * norms * self._terms_per_matrix
+        return centring.reshape(self.n_outputs, self.n_per_output).sum(
+            axis=1
+        ), norm_grad
 
     def offset_gradient(self, outputs_grad_sum, norm_grad):
         """Gradient of the centring given the summed output gradients."""
         if self.kind != "decoder":
             return None
-        weight = -0.5 * outputs_grad_sum[:, None] * self._terms_per_matrix[None, :]
-        return weight.reshape(-1)[:, None, None] * norm_grad
+        weight = -0.5 * np.repeat(outputs_grad_sum, self.n_per_output)
+        weight *= self._terms_per_matrix
+        return weight[:, None, None] * norm_grad
 
     def forward(self, vectors, values, matrices):
         n_samples, n, r = vectors.shape
-        n_mat = len(matrices)
-        # One GEMM applies every secondary matrix to every selected vector.
-        dv = matrices.reshape(n_mat * n, n) @ vectors.transpose(1, 0, 2).reshape(
-            n, n_samples * r
-        )
-        dv = dv.reshape(n_mat, n, n_samples, r)
-        overlaps = np.einsum("sai,casj->scij", np.conj(vectors), dv)
-        overlaps = overlaps.reshape(n_samples, self.n_outputs, self.n_per_output, r, r)
+        # One GEMM applies every secondary matrix to every selected vector:
+        # applied[c, a, s, j] = (D_c v_{s,j})_a.
+        by_column = vectors.transpose(1, 0, 2).reshape(n, n_samples * r)
+        applied = matrices.reshape(-1, n) @ by_column
+        applied = applied.reshape(len(matrices), n, n_samples, r)
+        left = vectors[:, :, self._left].transpose(2, 1, 0)  # (T, n, N)
+        applied_right = applied[self._matrix, :, :, self._right]  # (T, n, N)
+        overlaps = np.einsum("tas,tas->ts", np.conj(left), applied_right)
         if self.kind == "decoder":
             terms = overlaps.real**2 + overlaps.imag**2
         else:
             terms = overlaps.real
-        outputs = np.einsum("skmij,mij->sk", terms, self.mask)
-        return outputs, (dv, overlaps)
+        outputs = terms.T @ self._output_onehot
+        return outputs, (applied, left, overlaps)
 
     def backward(self, outputs_grad, vectors, cache, matrices):
-        dv, overlaps = cache
+        applied, left, overlaps = cache
         n_samples, n, r = vectors.shape
-        weights = outputs_grad[:, :, None, None, None] * self.mask
-        if self.kind == "decoder":
-            overlaps_grad = 2 * weights * overlaps
+        weights = (outputs_grad @ self._output_onehot.T).T  # (T, N)
+        overlaps_grad = 2 * weights * overlaps if self.kind == "decoder" else weights
+        right = vectors[:, :, self._right].transpose(2, 1, 0)  # (T, n, N)
+        # dL/dD_c = sum over its terms and samples of Wbar v_i v_j^dagger.
+        term_grads = (left * overlaps_grad[:, None, :]) @ np.conj(
+            right.transpose(0, 2, 1)
+        )
+        if len(self._matrix) == len(matrices):
+            matrices_grad = term_grads
         else:
-            overlaps_grad = weights.astype(vectors.dtype)
-        overlaps_grad = overlaps_grad.reshape(n_samples, -1, r, r)
-        # dL/dD_c = sum_s V_s Wbar_sc V_s^dagger, the sum over s as one GEMM.
-        left = np.einsum("sai,scij->csja", vectors, overlaps_grad)
-        left = left.reshape(len(matrices), n_samples * r, n).transpose(0, 2, 1)
-        matrices_grad = left @ np.conj(_flat_rows(vectors))
-        sym = overlaps_grad + _dagger(overlaps_grad)
-        vectors_grad = np.einsum("casi,scik->sak", dv, sym)
-        return vectors_grad, None, matrices_grad
-
-
-def _flat_rows(vectors):
-    """``(N, n, r)`` -> ``(N*r, n)``: one row per (sample, selected vector)."""
-    n_samples, n, r = vectors.shape
-    return np.ascontiguousarray(vectors.transpose(0, 2, 1)).reshape(n_samples * r, n)
+            matrices_grad = np.zeros_like(matrices, dtype=term_grads.dtype)
+            np.add.at(matrices_grad, self._matrix, term_grads)
+        # dL/dv_j += Wbar D v_i and dL/dv_i += conj(Wbar) D v_j, per term.
+        applied_left = applied[self._matrix, :, :, self._left]
+        applied_right = applied[self._matrix, :, :, self._right]
+        to_right = applied_left * overlaps_grad[:, None, :]
+        to_left = applied_right * np.conj(overlaps_grad)[:, None, :]
+        vectors_grad = np.tensordot(to_right, self._right_onehot, axes=(0, 0))
+        vectors_grad += np.tensordot(to_left, self._left_onehot, axes=(0, 0))
+        return vectors_grad.transpose(1, 0, 2), None, matrices_grad
 
 
 def make_readout(readout, n_outputs, n_select, n_decoders):

@@ -46,7 +46,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         ``None`` gives one decoder per eigenvector pair :math:`i \le j` (or per
         eigenvector for ``readout="expectation"``) and output; an integer
         ``l`` gives ``l`` decoders per output, each shared by all pairs.
-    which : {"largest_magnitude", "lowest", "highest"}, default="largest_magnitude"
+    which : {"lowest", "highest", "largest_magnitude"}, default="lowest"
         Which eigenvectors are selected: the largest :math:`|\lambda|`, or the
         lowest or highest eigenvalues.
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
@@ -83,7 +83,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
     ----------
     hamiltonians_ : ndarray of shape (n_features + 1, matrix_size, matrix_size)
         :math:`H_0, H_1, \dots, H_p` in the units of the training data.
-    decoders_ : ndarray of shape (n_outputs, n_matrices, matrix_size, matrix_size) or None
+    decoders_ : ndarray of shape (n_outputs, n_per_output, n, n) or None
         The decoder (or observable) matrices per output; ``None`` for the
         eigenvalue readout.
     intercept_ : ndarray of shape (n_outputs,)
@@ -132,7 +132,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         matrix_size=7,
         n_eigenvectors=3,
         n_decoders=None,
-        which="largest_magnitude",
+        which="lowest",
         readout="decoder",
         hermitian="complex",
         alpha=0.0,
