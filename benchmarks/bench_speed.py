@@ -1,0 +1,498 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Speed benchmark of the PMM engine: eigensolvers, loss gradient, fit, threads.
+
+This is a benchmark, not a test: it asserts nothing, it prints a Markdown
+table (and, with ``--output``, writes it to a file).  Run it from the
+repository root with the package importable (``pip install -e .``, or prefix
+the commands with ``PYTHONPATH=.``)::
+
+    python benchmarks/bench_speed.py                      # full run (minutes)
+    python benchmarks/bench_speed.py --quick              # N=1000, n in {5, 7}
+    python benchmarks/bench_speed.py --n-samples 1000 --sizes 7 16
+    python benchmarks/bench_speed.py --output benchmarks/results/speed.md
+
+Every row uses ``p = 2`` features drawn uniformly on ``[0, 1)``, ``r = 3``
+eigenvectors, ``which="lowest"`` and the ``"decoder"`` readout, and one
+stack of ``N`` primary matrices ``H(x) = H_0 + x_1 H_1 + x_2 H_2`` built by
+``PMMModel.primary_matrices`` from random parameters
+(``PMMModel.initial_parameters(np.random.RandomState(0))``), real symmetric
+or complex Hermitian.  All candidates of a row see that same stack.
+
+Columns
+-------
+N, n, H
+    Number of samples (matrices), matrix size, real or complex matrices.
+numpy µs/mat
+    ``np.linalg.eigh`` on the whole ``(N, n, n)`` stack (one gufunc call).
+scipy µs/mat
+    ``scipy.linalg.eigh`` (default driver) applied to the stack (SciPy >= 1.15
+    accepts stacks and loops over them in Python; older ones are looped here).
+LAPACK loop µs/mat
+    A Python loop calling ``scipy.linalg.lapack.dsyevd`` / ``zheevd`` (the
+    driver numpy uses) on each matrix.
+ours µs/mat
+    ``sklearn_pmm._eigh.eigh_stack``, the package's hot path.
+ours/numpy
+    Throughput of ours over numpy's (numpy time / our time); target >= 0.8.
+loss+grad ms
+    One ``PMMModel.loss_gradient`` evaluation (``SquaredError``, default
+    ``batch_size``, ``n_jobs=None``, ``alpha=0``) on the same ``N`` samples.
+loss+grad / eigh
+    That time over one numpy stacked ``eigh`` of the same stack; target
+    <= 1.5, i.e. the analytic gradient costs little more than the
+    eigendecompositions it needs.
+fit ms/iter (iters)
+    Wall time of ``PMMRegressor(matrix_size=n, n_eigenvectors=3,
+    hermitian=..., which="lowest", max_iter=K, tol=0, random_state=0).fit``
+    divided by ``n_iter_`` (in parentheses).  An L-BFGS iteration may
+    evaluate the loss more than once (line search) and the time includes
+    the fit's fixed overhead (validation, standardisation, start).
+n_jobs=2 speed-up
+    Time of one ``loss_gradient`` with ``n_jobs=1`` over its time with
+    ``n_jobs=2``, both with ``batch_size=N // 8`` (eight chunks), a persistent
+    ``Parallel(n_jobs=2, prefer="threads")`` passed as ``parallel=`` and BLAS
+    capped at one thread, as inside ``fit``.  At most 2 on two cores.
+
+Timings are the best of several repetitions (``--repeats``, more rounds for
+fast calls) with ``time.perf_counter``; the candidates compared in a ratio are
+timed in interleaved rounds in the same run, so the ratios are more reliable
+than the absolute figures on a shared, noisy machine.  Columns marked ``†``
+time the first 1000 matrices of the stack only (the loops cost the same per
+matrix) and report per-matrix figures.  All timings run with BLAS capped at
+one thread (``threadpool_limits(1, "blas")``), as ``fit`` does: on a small
+shared machine OpenBLAS threads inside the tiny per-sample products slow the
+complex loss gradient down several-fold.  ``--blas-threads 0`` keeps the
+library default for columns 1-2 instead (the fit always caps itself).
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+
+import numpy as np
+import scipy
+import scipy.linalg
+import sklearn
+from scipy.linalg import lapack
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.parallel import Parallel
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from sklearn_pmm import PMMRegressor
+from sklearn_pmm._eigh import eigh_stack
+from sklearn_pmm._loss import PMMModel, SquaredError
+
+N_FEATURES = 2
+N_EIGENVECTORS = 3
+LOOP_SUBSET = 1000  # matrices timed by the per-matrix Python loops
+THROUGHPUT_TARGET = 0.8
+LOSS_RATIO_TARGET = 1.5
+SUMMARY_SIZE = 7
+
+COLUMNS = [
+    "N",
+    "n",
+    "H",
+    "numpy µs/mat",
+    "scipy µs/mat",
+    "LAPACK loop µs/mat",
+    "ours µs/mat",
+    "ours/numpy",
+    "loss+grad ms",
+    "loss+grad / eigh",
+    "fit ms/iter (iters)",
+    "n_jobs=2 speed-up",
+]
+
+
+def best_times(candidates, *, repeats, budget=0.5, max_rounds=None):
+    """Best wall time of each callable, timed in interleaved rounds.
+
+    Runs at least ``repeats`` rounds, and keeps adding rounds (up to
+    ``max_rounds``) while the total elapsed time is below ``budget`` seconds,
+    so fast calls get more samples.  The order of the candidates rotates from
+    round to round.
+    """
+    if max_rounds is None:
+        max_rounds = 4 * repeats
+    names = list(candidates)
+    best = dict.fromkeys(names, np.inf)
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < repeats or (
+        rounds < max_rounds and time.perf_counter() - start < budget
+    ):
+        shift = rounds % len(names)
+        for name in names[shift:] + names[:shift]:
+            tic = time.perf_counter()
+            candidates[name]()
+            best[name] = min(best[name], time.perf_counter() - tic)
+        rounds += 1
+    return best
+
+
+def scipy_eigh_stack(stack):
+    """``scipy.linalg.eigh`` on a stack (looped here if SciPy cannot batch)."""
+    try:
+        return scipy.linalg.eigh(stack)
+    except ValueError:
+        return [scipy.linalg.eigh(matrix) for matrix in stack]
+
+
+def lapack_loop(stack):
+    """One ``syevd``/``heevd`` call per matrix, from Python."""
+    driver = lapack.zheevd if np.iscomplexobj(stack) else lapack.dsyevd
+    for matrix in stack:
+        _, _, info = driver(matrix, compute_v=1, lower=1)
+        if info:
+            raise RuntimeError(f"LAPACK returned info={info}")
+
+
+def target_function(X):
+    """A smooth regression target on [0, 1)^2 for the fit timing."""
+    return np.sin(3.0 * X[:, 0]) * np.cos(2.0 * X[:, 1]) + 0.5 * X[:, 1] ** 2
+
+
+def fit_iterations(n_samples):
+    """L-BFGS iterations K of the fit timing: fewer for large N."""
+    return 20 if n_samples >= 10_000 else 50
+
+
+def blas_limit(blas_threads):
+    """``threadpool_limits`` for BLAS, or a no-op for ``blas_threads=0``."""
+    if blas_threads:
+        return threadpool_limits(limits=blas_threads, user_api="blas")
+    return nullcontext()
+
+
+def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
+    """Measure one row of the table; returns a dict of raw figures."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 1.0, (n_samples, N_FEATURES))
+    y = target_function(X)
+    targets = y[:, None]
+    weights = np.ones(n_samples)
+    data_loss = SquaredError()
+
+    model = PMMModel(
+        N_FEATURES, 1, size, N_EIGENVECTORS, "decoder", None, "lowest", complex_valued
+    )
+    theta = model.initial_parameters(np.random.RandomState(0))
+    hamiltonians = model.unpack(theta)[0]
+    stack = np.ascontiguousarray(model.primary_matrices(X, hamiltonians))
+    subset = stack[:LOOP_SUBSET]
+
+    with blas_limit(blas_threads):
+        # 1-2. Stacked eigensolvers and the loss gradient, interleaved.
+        times = best_times(
+            {
+                "numpy": lambda: np.linalg.eigh(stack),
+                "ours": lambda: eigh_stack(stack),
+                "loss": lambda: model.loss_gradient(
+                    theta, X, targets, weights, data_loss, 0.0
+                ),
+            },
+            repeats=repeats,
+        )
+        # 1. Per-matrix Python loops, on a subset.
+        times.update(
+            best_times(
+                {
+                    "scipy": lambda: scipy_eigh_stack(subset),
+                    "lapack": lambda: lapack_loop(subset),
+                },
+                repeats=max(3, repeats // 2),
+            )
+        )
+    # 4. Threads: n_jobs=1 vs n_jobs=2 over eight chunks, as inside fit.
+    batch_size = max(1, n_samples // 8)
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        Parallel(n_jobs=2, prefer="threads") as parallel,
+    ):
+
+        def loss_jobs(n_jobs):
+            return model.loss_gradient(
+                theta,
+                X,
+                targets,
+                weights,
+                data_loss,
+                0.0,
+                batch_size=batch_size,
+                n_jobs=n_jobs,
+                parallel=parallel,
+            )
+
+        loss_jobs(2)  # warm the thread pool
+        times.update(
+            best_times(
+                {"jobs1": lambda: loss_jobs(1), "jobs2": lambda: loss_jobs(2)},
+                repeats=repeats,
+            )
+        )
+    # 3. Fit time per L-BFGS iteration.
+    max_iter = fit_iterations(n_samples)
+    fits = []
+
+    def fit():
+        regressor = PMMRegressor(
+            matrix_size=size,
+            n_eigenvectors=N_EIGENVECTORS,
+            hermitian="complex" if complex_valued else "real",
+            which="lowest",
+            max_iter=max_iter,
+            tol=0.0,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            regressor.fit(X, y)
+        fits.append(regressor.n_iter_)
+
+    times.update(best_times({"fit": fit}, repeats=1, budget=2.0, max_rounds=3))
+
+    n_sub = len(subset)
+    return {
+        "N": n_samples,
+        "n": size,
+        "H": "complex" if complex_valued else "real",
+        "numpy": times["numpy"] / n_samples * 1e6,
+        "scipy": times["scipy"] / n_sub * 1e6,
+        "lapack": times["lapack"] / n_sub * 1e6,
+        "ours": times["ours"] / n_samples * 1e6,
+        "throughput": times["numpy"] / times["ours"],
+        "loss_ms": times["loss"] * 1e3,
+        "loss_ratio": times["loss"] / times["numpy"],
+        "fit_ms_iter": times["fit"] / fits[-1] * 1e3,
+        "fit_iters": fits[-1],
+        "speedup": times["jobs1"] / times["jobs2"],
+        "subset": n_sub < n_samples,
+    }
+
+
+def format_row(row):
+    mark = "†" if row["subset"] else ""
+    cells = [
+        str(row["N"]),
+        str(row["n"]),
+        row["H"],
+        f"{row['numpy']:.2f}",
+        f"{row['scipy']:.1f}{mark}",
+        f"{row['lapack']:.2f}{mark}",
+        f"{row['ours']:.2f}",
+        f"{row['throughput']:.2f}",
+        f"{row['loss_ms']:.1f}",
+        f"{row['loss_ratio']:.2f}",
+        f"{row['fit_ms_iter']:.1f} ({row['fit_iters']})",
+        f"{row['speedup']:.2f}",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(rows):
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|"
+        + "|".join("---:" if i not in (2,) else "---" for i in range(len(COLUMNS)))
+        + "|",
+    ]
+    lines += [format_row(row) for row in rows]
+    if any(row["subset"] for row in rows):
+        lines += [
+            "",
+            f"† timed on the first {LOOP_SUBSET} matrices of the stack, per matrix.",
+        ]
+    return "\n".join(lines)
+
+
+def load_average():
+    try:
+        return "/".join(f"{value:.2f}" for value in os.getloadavg())
+    except (AttributeError, OSError):
+        return "n/a"
+
+
+def environment_lines(blas_threads=1):
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = os.cpu_count()
+    lines = [
+        f"- Python {platform.python_version()} on {platform.platform()}"
+        f" ({platform.machine()})",
+        f"- numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}",
+        f"- CPUs: os.cpu_count()={os.cpu_count()}, usable={usable}; load average"
+        f" at start {load_average()} (other users' work skews timings)",
+    ]
+    for pool in threadpool_info():
+        lines.append(
+            f"- {pool['user_api']}: {pool['internal_api']} {pool.get('version')}"
+            f" ({pool.get('architecture') or pool.get('threading_layer') or '?'},"
+            f" {pool['num_threads']} threads) {os.path.basename(pool['filepath'])}"
+        )
+    lines.append(
+        "- BLAS threads during the timings: "
+        + (f"{blas_threads} (threadpool_limits)" if blas_threads else "default")
+        + "; the fit and the n_jobs columns always use 1"
+    )
+    return lines
+
+
+def summary_line(rows):
+    """Targets at n = SUMMARY_SIZE, over all N and real/complex rows."""
+    selected = [row for row in rows if row["n"] == SUMMARY_SIZE]
+    if not selected:
+        return f"Targets at n = {SUMMARY_SIZE}: not measured (n = 7 not in --sizes)."
+    worst_throughput = min(selected, key=lambda row: row["throughput"])
+    worst_loss = max(selected, key=lambda row: row["loss_ratio"])
+
+    def where(row):
+        return f"N={row['N']} {row['H']}"
+
+    throughput_ok = worst_throughput["throughput"] >= THROUGHPUT_TARGET
+    loss_ok = worst_loss["loss_ratio"] <= LOSS_RATIO_TARGET
+    throughputs = ", ".join(f"{row['throughput']:.2f}" for row in selected)
+    losses = ", ".join(f"{row['loss_ratio']:.2f}" for row in selected)
+    return (
+        f"Targets at n = {SUMMARY_SIZE}: eigensolver throughput ours/numpy >= "
+        f"{THROUGHPUT_TARGET}: {'MET' if throughput_ok else 'MISSED'} "
+        f"(worst {worst_throughput['throughput']:.2f} at {where(worst_throughput)};"
+        f" all: {throughputs}); loss+grad / eigh <= {LOSS_RATIO_TARGET}: "
+        f"{'MET' if loss_ok else 'MISSED'} (worst {worst_loss['loss_ratio']:.2f} "
+        f"at {where(worst_loss)}; all: {losses})."
+    )
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="N=1000 and n in {5, 7} only (overrides --sizes and --n-samples)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[5, 7, 10, 16],
+        metavar="n",
+        help="matrix sizes n (default: 5 7 10 16)",
+    )
+    parser.add_argument(
+        "--n-samples",
+        type=int,
+        nargs="+",
+        default=[1000, 10_000],
+        metavar="N",
+        help="numbers of samples N (default: 1000 10000)",
+    )
+    parser.add_argument(
+        "--hermitian",
+        choices=["real", "complex"],
+        nargs="+",
+        default=["real", "complex"],
+        help="matrix kinds (default: real complex)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="minimum best-of-k repetitions (default: 5)",
+    )
+    parser.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads for the eigensolver and loss timings; 0 keeps the "
+        "library default (default: 1, as inside fit)",
+    )
+    parser.add_argument(
+        "--output", metavar="PATH", help="also write the table to this Markdown file"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.n_samples = [5, 7], [1000]
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    tic = time.perf_counter()
+    env = environment_lines(args.blas_threads)
+    print("## Environment\n")
+    print("\n".join(env), flush=True)
+
+    rows = []
+    for n_samples in args.n_samples:
+        for size in args.sizes:
+            for kind in args.hermitian:
+                row = bench_row(
+                    n_samples,
+                    size,
+                    kind == "complex",
+                    args.repeats,
+                    args.blas_threads,
+                )
+                rows.append(row)
+                print(
+                    f"  done N={n_samples} n={size} {kind} "
+                    f"({time.perf_counter() - tic:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    table = markdown_table(rows)
+    summary = summary_line(rows)
+    elapsed = time.perf_counter() - tic
+    footer = (
+        f"Total benchmark time: {elapsed:.0f} s; load average at end {load_average()}."
+    )
+    print("\n## Results\n")
+    print(table)
+    print()
+    print(summary)
+    print(footer)
+
+    if args.output:
+        command = "python benchmarks/bench_speed.py " + " ".join(
+            sys.argv[1:] if argv is None else argv
+        )
+        text = "\n".join(
+            [
+                "# sklearn_pmm speed benchmark",
+                "",
+                f"Command: `{command.strip()}`",
+                "",
+                "## Environment",
+                "",
+                *env,
+                "",
+                "## Results",
+                "",
+                table,
+                "",
+                summary,
+                "",
+                footer,
+                "",
+            ]
+        )
+        directory = os.path.dirname(args.output)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"Written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
