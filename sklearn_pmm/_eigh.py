@@ -11,7 +11,6 @@ import functools
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.utils import gen_batches
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import ThreadpoolController
 
@@ -206,7 +205,12 @@ def chunked_map(function, n_samples, *, batch_size, n_jobs, parallel=None):
     results : list
         One result per chunk, in chunk order.
     """
-    batches = list(gen_batches(n_samples, batch_size))
+    # Plain slices: sklearn's gen_batches validates its arguments on every
+    # call, which costs a quarter of a millisecond per loss evaluation.
+    batches = [
+        slice(start, min(start + batch_size, n_samples))
+        for start in range(0, n_samples, batch_size)
+    ]
     with _threadpool_controller().limit(limits=1, user_api="blas"):
         if len(batches) == 1 or effective_n_jobs(n_jobs) == 1:
             return [function(batch) for batch in batches]
