@@ -102,7 +102,6 @@ class PMMModel:
         n_decoders,
         which,
         complex_valued,
-        diagonal_h0=False,
         broadening=DEFAULT_BROADENING,
     ):
         self.n_features = n_features
@@ -111,13 +110,10 @@ class PMMModel:
         self.n_eigenvectors = n_eigenvectors
         self.which = which
         self.broadening = broadening
-        self.diagonal_h0 = diagonal_h0
         self.packing = HermitianPacking(matrix_size, complex_valued)
         self.readout = make_readout(readout, n_outputs, n_eigenvectors, n_decoders)
         k = self.packing.n_floats
-        # In the diagonal gauge H_0 costs n floats: its eigenbasis is free.
-        self._n_h0 = matrix_size if diagonal_h0 else k
-        n_ham = self._n_h0 + n_features * k
+        n_ham = (n_features + 1) * k
         n_sec = self.readout.n_matrices * k
         self._slices = {
             "hamiltonians": slice(0, n_ham),
@@ -144,28 +140,14 @@ class PMMModel:
         secondary : ndarray of shape (q * M, n, n)
         intercept : ndarray of shape (q,)
         """
-        k, n_h0 = self.packing.n_floats, self._n_h0
-        packed = theta[self._slices["hamiltonians"]]
-        if self.diagonal_h0:
-            h0 = np.diag(packed[:n_h0]).astype(self.packing.dtype)[None]
-            linear = self.packing.unpack(packed[n_h0:].reshape(-1, k))
-            hams = np.concatenate([h0, linear])
-        else:
-            hams = self.packing.unpack(packed.reshape(-1, k))
+        k = self.packing.n_floats
+        hams = self.packing.unpack(theta[self._slices["hamiltonians"]].reshape(-1, k))
         secondary = self.packing.unpack(theta[self._slices["secondary"]].reshape(-1, k))
         return hams, secondary, theta[self._slices["intercept"]].copy()
 
     def pack(self, hamiltonians, secondary, intercept):
-        """Inverse of :meth:`unpack` (reads upper triangles only).
-
-        In the diagonal gauge only the diagonal of :math:`H_0` is read; see
-        :meth:`to_diagonal_gauge`.
-        """
-        packed = self.packing.pack(hamiltonians)
-        if self.diagonal_h0:
-            parts = [np.diagonal(hamiltonians[0]).real, packed[1:].ravel()]
-        else:
-            parts = [packed.ravel()]
+        """Inverse of :meth:`unpack` (reads upper triangles only)."""
+        parts = [self.packing.pack(hamiltonians).ravel()]
         if self.readout.n_matrices:
             parts.append(self.packing.pack(secondary).ravel())
         parts.append(np.asarray(intercept, dtype=np.float64).ravel())
@@ -312,17 +294,9 @@ class PMMModel:
         n = self.matrix_size
         packing = self.packing
         grad = np.empty(self.n_params)
-        ham_grad = ham_grad.reshape(-1, n, n)
-        ham_slice = self._slices["hamiltonians"]
-        if self.diagonal_h0:
-            grad[ham_slice] = np.concatenate(
-                [
-                    np.diagonal(ham_grad[0]).real,
-                    packing.pack_gradient(ham_grad[1:]).ravel(),
-                ]
-            )
-        else:
-            grad[ham_slice] = packing.pack_gradient(ham_grad).ravel()
+        grad[self._slices["hamiltonians"]] = packing.pack_gradient(
+            ham_grad.reshape(-1, n, n)
+        ).ravel()
         if secondary_grad is not None:
             offset_grad = self.readout.offset_gradient(outputs_grad_sum, norm_grad)
             if offset_grad is not None:
@@ -376,30 +350,7 @@ class PMMModel:
             if not np.allclose(y_scale, y_scale[0], rtol=1e-12, atol=0):
                 raise ValueError("The eigenvalue readout needs one common y_scale.")
             hams = hams * y_scale[0]
-        if self.diagonal_h0:
-            hams, secondary = self.to_diagonal_gauge(hams, secondary)
         return self.pack(hams, secondary, y_scale * intercept + y_shift)
-
-    @staticmethod
-    def to_diagonal_gauge(hamiltonians, secondary):
-        r"""Rotate every matrix into the eigenbasis of :math:`H_0`.
-
-        The outputs are invariant under :math:`A \to U^\dagger A U` applied to
-        all matrices at once, so this changes no prediction; afterwards
-        :math:`H_0` is diagonal.
-
-        Parameters
-        ----------
-        hamiltonians : ndarray of shape (p + 1, n, n)
-        secondary : ndarray of shape (m, n, n)
-
-        Returns
-        -------
-        hamiltonians, secondary : ndarray
-        """
-        _, basis = np.linalg.eigh(hamiltonians[0])
-        adjoint = np.conj(basis.T)
-        return adjoint @ hamiltonians @ basis, adjoint @ secondary @ basis
 
     def initial_parameters(
         self, random_state, *, spread=1.0, coupling=1.0, secondary=1.0
@@ -432,6 +383,4 @@ class PMMModel:
         scales[p + 1 :] = secondary / np.sqrt(n)
         matrices = self.packing.unpack(raw * scales[:, None])
         matrices[0] += np.diag(np.linspace(-spread, spread, n))
-        if self.diagonal_h0:
-            matrices[0] = np.diag(np.diagonal(matrices[0]))
         return self.pack(matrices[: p + 1], matrices[p + 1 :], np.zeros(self.n_outputs))
