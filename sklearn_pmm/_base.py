@@ -35,9 +35,15 @@ def weighted_mean_scale(values, sample_weight):
     """
     weights = sample_weight / sample_weight.sum()
     mean = weights @ values
-    scale = np.sqrt(weights @ (values - mean) ** 2)
-    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
-    return mean, np.where(scale > tiny, scale, 1.0)
+    centred = values - mean
+    # Divide by the largest deviation first so that huge units do not overflow.
+    largest = np.abs(centred).max(axis=0)
+    unit = np.where(largest > 0, largest, 1.0)
+    scale = unit * np.sqrt(weights @ (centred / unit) ** 2)
+    # Constant up to rounding, relative to the column's own magnitude, so that
+    # small units (1e-20) are still standardised.
+    rounding = 10 * np.finfo(np.float64).eps * np.abs(mean)
+    return mean, np.where(scale > rounding, scale, 1.0)
 
 
 class _BasePMM(BaseEstimator, ABC):
@@ -47,7 +53,10 @@ class _BasePMM(BaseEstimator, ABC):
         "matrix_size": [Interval(Integral, 1, None, closed="left")],
         "n_eigenvectors": [Interval(Integral, 1, None, closed="left")],
         "n_decoders": [Interval(Integral, 1, None, closed="left"), None],
-        "which": [StrOptions(set(WHICH_OPTIONS))],
+        "which": [
+            StrOptions(set(WHICH_OPTIONS)),
+            Interval(Integral, 0, None, closed="left"),
+        ],
         "readout": [StrOptions({"decoder", "expectation", "eigenvalues"})],
         "hermitian": [StrOptions({"real", "complex"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -106,6 +115,15 @@ class _BasePMM(BaseEstimator, ABC):
             raise ValueError(
                 f"n_eigenvectors={self.n_eigenvectors} must be at most "
                 f"matrix_size={self.matrix_size}."
+            )
+        if (
+            isinstance(self.which, Integral)
+            and self.which + self.n_eigenvectors > self.matrix_size
+        ):
+            raise ValueError(
+                f"which={self.which} selects levels up to "
+                f"{self.which + self.n_eigenvectors - 1}, but matrix_size="
+                f"{self.matrix_size} has levels 0 to {self.matrix_size - 1}."
             )
         if self.readout == "eigenvalues" and self.n_eigenvectors < n_outputs:
             raise ValueError(

@@ -7,6 +7,8 @@ Gradients with respect to complex quantities follow the convention
 :math:`dL = \\operatorname{Re}\\sum \\overline{\\bar x}\\, dx`.
 """
 
+import numbers
+
 import numpy as np
 
 WHICH_OPTIONS = ("lowest", "highest", "largest_magnitude")
@@ -21,10 +23,13 @@ def select_eigenpairs(eigenvalues, n_select, which):
         Ascending eigenvalues.
     n_select : int
         Number ``r`` of eigenpairs to select.
-    which : {"lowest", "highest", "largest_magnitude"}
+    which : {"lowest", "highest", "largest_magnitude"} or int
         ``"lowest"`` takes the ``r`` lowest in ascending order, ``"highest"``
         the ``r`` highest in descending order, ``"largest_magnitude"`` the
-        ``r`` largest :math:`|\\lambda|` in descending magnitude.
+        ``r`` largest :math:`|\\lambda|` in descending magnitude; an integer
+        ``k`` takes levels ``k, ..., k + r - 1`` counted from the lowest (an
+        interior level is neither concave nor convex in ``x``, unlike the
+        extreme ones).
 
     Returns
     -------
@@ -40,12 +45,17 @@ def select_eigenpairs(eigenvalues, n_select, which):
     n_samples, n = eigenvalues.shape
     if which == "lowest":
         columns = np.arange(n_select)
+    elif isinstance(which, numbers.Integral) and 0 <= which <= n - n_select:
+        columns = np.arange(which, which + n_select)
     elif which == "highest":
         columns = np.arange(n - 1, n - 1 - n_select, -1)
     elif which == "largest_magnitude":
         return np.argsort(-np.abs(eigenvalues), axis=1, kind="stable")[:, :n_select]
     else:
-        raise ValueError(f"which must be one of {WHICH_OPTIONS}, got {which!r}.")
+        raise ValueError(
+            f"which must be one of {WHICH_OPTIONS} or an integer level in "
+            f"[0, {n - n_select}], got {which!r}."
+        )
     return np.broadcast_to(columns, (n_samples, n_select))
 
 
