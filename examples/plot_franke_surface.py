@@ -41,10 +41,10 @@ y_test = franke(X_test[:, 0], X_test[:, 1])
 # %%
 # Fit
 # ---
-# A :math:`7 \times 7` complex Hermitian model reading out three eigenvectors
-# (the defaults). We select the three *lowest* eigenvalues, which keeps the
-# selection a smooth function of :math:`x`.
-reg = PMMRegressor(which="lowest", random_state=0)
+# The defaults: a :math:`7 \times 7` complex Hermitian model reading out the
+# eigenvectors of the three *lowest* eigenvalues, which keeps the selection a
+# smooth function of :math:`x`.
+reg = PMMRegressor(random_state=0)
 tic = time.perf_counter()
 reg.fit(X_train, y_train)
 fit_time = time.perf_counter() - tic

@@ -34,7 +34,7 @@ from sklearn_pmm.datasets import (
 )
 
 X_train, y_train = make_test_function("cliff", n_samples=200, random_state=0)
-reg = PMMRegressor(which="lowest", random_state=0).fit(X_train, y_train)
+reg = PMMRegressor(random_state=0).fit(X_train, y_train)
 
 X_test = make_test_grid()
 y_test = cliff(X_test[:, 0], X_test[:, 1])

@@ -46,9 +46,12 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         ``None`` gives one decoder per eigenvector pair :math:`i \le j` (or per
         eigenvector for ``readout="expectation"``) and output; an integer
         ``l`` gives ``l`` decoders per output, each shared by all pairs.
-    which : {"lowest", "highest", "largest_magnitude"}, default="lowest"
-        Which eigenvectors are selected: the largest :math:`|\lambda|`, or the
-        lowest or highest eigenvalues.
+    which : {"lowest", "highest", "largest_magnitude"} or int, default="lowest"
+        Which eigenpairs are read out: the lowest eigenvalues (ascending), the
+        highest (descending), the largest :math:`|\lambda|`, or, for an
+        integer ``k``, levels ``k`` to ``k + n_eigenvectors - 1`` counted from
+        the lowest.  ``"largest_magnitude"`` (the paper's choice) makes the
+        outputs jump where two :math:`|\lambda|` cross, which stalls L-BFGS.
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
         \Delta_{ki} v_i`; ``"eigenvalues"`` returns the selected eigenvalues
