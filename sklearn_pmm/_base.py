@@ -12,9 +12,10 @@ from abc import ABC, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy.optimize import minimize
 from sklearn.base import BaseEstimator
-from sklearn.utils.parallel import Parallel
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
@@ -162,27 +163,27 @@ class _BasePMM(BaseEstimator, ABC):
             starts = [model.initial_parameters(rng) for _ in range(1 + self.n_restarts)]
 
         data_loss = self._data_loss()
-        best = None
+        fit_args = (model, X_internal, targets, sample_weight, data_loss)
+        n_workers = effective_n_jobs(self.n_jobs)
         # One BLAS thread: every matrix here is small, and L-BFGS-B's own BLAS
         # calls slow down 20-40 fold when BLAS threads contend for the cores.
-        with (
-            _threadpool_controller().limit(limits=1, user_api="blas"),
-            Parallel(n_jobs=self.n_jobs, prefer="threads") as parallel,
-        ):
-            for start_index, theta0 in enumerate(starts):
-                result, curve = self._run_lbfgs(
-                    model,
-                    theta0,
-                    X_internal,
-                    targets,
-                    sample_weight,
-                    data_loss,
-                    parallel,
-                    start_index,
+        with _threadpool_controller().limit(limits=1, user_api="blas"):
+            if len(starts) > 1 and n_workers > 1:
+                # Independent starts in threads, each evaluating serially: the
+                # chunks, and so every result, are the same as in series.
+                runs = Parallel(n_jobs=min(n_workers, len(starts)), prefer="threads")(
+                    delayed(self._run_lbfgs)(*fit_args, theta0, index, 1, None)
+                    for index, theta0 in enumerate(starts)
                 )
-                if best is None or result.fun < best[0].fun:
-                    best = (result, curve)
-        result, curve = best
+            else:
+                with Parallel(n_jobs=self.n_jobs, prefer="threads") as parallel:
+                    runs = [
+                        self._run_lbfgs(*fit_args, theta0, index, self.n_jobs, parallel)
+                        for index, theta0 in enumerate(starts)
+                    ]
+        # The lowest training loss wins, the first start on ties.
+        best = min(range(len(runs)), key=lambda index: runs[index][0].fun)
+        result, curve = runs[best]
         if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
             raise ValueError(
                 "L-BFGS produced non-finite parameters; try a larger alpha or "
@@ -197,8 +198,18 @@ class _BasePMM(BaseEstimator, ABC):
         return self
 
     def _run_lbfgs(
-        self, model, theta0, X, targets, sample_weight, data_loss, parallel, start
+        self,
+        model,
+        X,
+        targets,
+        sample_weight,
+        data_loss,
+        theta0,
+        start,
+        n_jobs,
+        parallel,
     ):
+        """One L-BFGS run; returns the SciPy result and the loss curve."""
         last = {}
 
         def fun(theta):
@@ -210,7 +221,7 @@ class _BasePMM(BaseEstimator, ABC):
                 data_loss,
                 self.alpha,
                 batch_size=self.batch_size,
-                n_jobs=self.n_jobs,
+                n_jobs=n_jobs,
                 parallel=parallel,
             )
             last["theta"], last["grad"] = theta, grad
