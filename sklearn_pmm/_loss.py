@@ -353,7 +353,7 @@ class PMMModel:
         return self.pack(hams, secondary, y_scale * intercept + y_shift)
 
     def initial_parameters(
-        self, random_state, *, spread=1.0, coupling=1.0, secondary=1.0
+        self, random_state, *, spread=1.0, coupling=1.0, secondary=0.5
     ):
         r"""Random starting parameters for inputs and outputs of unit scale.
 

@@ -61,7 +61,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         Hermitian ones (:math:`n^2` floats each).
     alpha : float, default=0.0
         L2 penalty on the matrix entries, in the internal standardised units.
-    max_iter : int, default=1000
+    max_iter : int, default=2000
         Maximum number of L-BFGS iterations per start.
     tol : float, default=1e-8
         L-BFGS stops when the largest gradient component is below ``tol``.
@@ -139,7 +139,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         readout="decoder",
         hermitian="complex",
         alpha=0.0,
-        max_iter=1000,
+        max_iter=2000,
         tol=1e-8,
         n_restarts=0,
         batch_size=1024,
