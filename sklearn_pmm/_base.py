@@ -265,11 +265,10 @@ class _BasePMM(BaseEstimator, ABC):
 
     def _coef_vector(self, model):
         """The fitted matrices, in user units, as one parameter vector."""
-        secondary = (
-            self.decoders_.reshape(-1, self.matrix_size, self.matrix_size)
-            if self.decoders_ is not None
-            else None
-        )
+        # The fitted model's size, not self.matrix_size: set_params after fit
+        # must not change what predict computes.
+        n = model.matrix_size
+        secondary = None if self.decoders_ is None else self.decoders_.reshape(-1, n, n)
         return model.pack(self.hamiltonians_, secondary, self.intercept_)
 
     def _set_coef_vector(self, model, theta):

@@ -831,3 +831,14 @@ def test_cross_val_score_matches_manual_folds():
         fold = PMMRegressor(**TINY, max_iter=20).fit(X[train], y[train])
         manual.append(fold.score(X[test], y[test]))
     assert_allclose(scores, manual, rtol=1e-12)
+
+
+@ignore_convergence
+def test_set_params_after_fit_keeps_the_fitted_model():
+    # predict reads the fitted layout, not the current hyperparameters.
+    X, y = make_data(n_samples=40)
+    est = fit(X, y, matrix_size=4, max_iter=20)
+    before = est.predict(X)
+    est.set_params(matrix_size=6, hermitian="real", readout="eigenvalues")
+    assert_allclose(est.predict(X), before, rtol=0, atol=1e-12)
+    assert est.eigenvalues(X).shape == (len(X), 4)
