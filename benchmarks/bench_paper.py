@@ -565,6 +565,11 @@ def build_report(records, models, tasks, args, trace, runtime, merged):
         if k not in ("verbose", "n_jobs", "batch_size")
     }
     out(f"`PMMRegressor()` defaults at run time: `{defaults}`.")
+    if args.reuse:
+        out(
+            f"Rows of models not rerun were taken from `{args.reuse}` (an earlier "
+            "run of this script with the same seed and grids)."
+        )
     if merged:
         out(
             "The paper's configuration (7x7 complex, r=3) **equals the default**, "
@@ -910,6 +915,13 @@ def main(argv=None):
     )
     parser.add_argument("--no-trace", action="store_true", help="skip the trace")
     parser.add_argument(
+        "--reuse",
+        metavar="JSON",
+        help="take the rows of models not in --models from this earlier run's "
+        "JSON (same seed), e.g. to rerun only the PMMs after a change; the "
+        "report names the file",
+    )
+    parser.add_argument(
         "--output-dir",
         default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"),
     )
@@ -977,6 +989,18 @@ def main(argv=None):
                     flush=True,
                 )
     runtime = time.perf_counter() - start
+    if args.reuse:
+        with open(args.reuse) as fh:
+            previous = json.load(fh)
+        if previous["seed"] != args.seed or previous["quick"] != args.quick:
+            raise SystemExit(f"{args.reuse} is from another seed or grid setting")
+        reused = [
+            Record(**row)
+            for row in previous["records"]
+            if row["model"] not in models and row["task"] in tasks
+        ]
+        records += reused
+        models = [m for m in MODEL_KEYS if m in {r.model for r in records}]
 
     report = build_report(records, models, tasks, args, trace, runtime, merged)
     print(report)
