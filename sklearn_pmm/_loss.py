@@ -220,14 +220,13 @@ class PMMModel:
             values_grad,
             self.broadening,
         )
-        # sum_s [1, x_s]_l V_S,s A_s^dagger for every l at once, as one GEMM.
-        n, r, n_samples = self.matrix_size, self.n_eigenvectors, len(X)
-        design = np.hstack([np.ones((n_samples, 1)), X])
-        weighted = design[:, :, None, None] * left[:, None, :, :]
-        weighted = weighted.transpose(1, 2, 0, 3).reshape(-1, n_samples * r)
-        ham_grad = weighted @ np.conj(right.transpose(0, 2, 1)).reshape(
-            n_samples * r, n
-        )
+        # Per-sample matrix gradients V_S A^dagger, then sum_s [1, x_s]_l G_s
+        # as one GEMM (2-3x faster than one GEMM over (sample, vector) pairs).
+        n = self.matrix_size
+        flat_grad = (left @ np.conj(right.transpose(0, 2, 1))).reshape(len(X), n * n)
+        ham_grad = np.empty((self.n_features + 1, n * n), dtype=flat_grad.dtype)
+        ham_grad[0] = flat_grad.sum(axis=0)
+        ham_grad[1:] = X.T @ flat_grad
         return loss, ham_grad, secondary_grad, outputs_grad.sum(axis=0)
 
     def loss_gradient(
