@@ -152,7 +152,8 @@ class MatrixReadout:
     output, each shared by all pairs.
 
     Each (matrix, pair) combination is a *term*; forward and backward passes
-    work on all terms at once, with the sums over samples done by GEMMs.
+    work on all terms at once: one ``(n, n) x (n, N)`` GEMM per term applies
+    the matrices, and the sums over samples are GEMMs too.
 
     Parameters
     ----------
@@ -218,28 +219,24 @@ class MatrixReadout:
         return weight[:, None, None] * norm_grad
 
     def forward(self, vectors, values, matrices):
-        n_samples, n, r = vectors.shape
-        # One GEMM applies every secondary matrix to every selected vector:
-        # applied[c, a, s, j] = (D_c v_{s,j})_a.
-        by_column = vectors.transpose(1, 0, 2).reshape(n, n_samples * r)
-        applied = matrices.reshape(-1, n) @ by_column
-        applied = applied.reshape(len(matrices), n, n_samples, r)
-        left = vectors[:, :, self._left].transpose(2, 1, 0)  # (T, n, N)
-        applied_right = applied[self._matrix, :, :, self._right]  # (T, n, N)
+        # (r, n, N) once, then each term's vectors by indexing the first axis.
+        by_vector = np.ascontiguousarray(vectors.transpose(2, 1, 0))
+        left, right = by_vector[self._left], by_vector[self._right]
+        term_matrices = matrices[self._matrix]
+        # One (n, n) x (n, N) GEMM per term: D v_j only for the pairs in use.
+        applied_right = term_matrices @ right
         overlaps = np.einsum("tas,tas->ts", np.conj(left), applied_right)
         if self.kind == "decoder":
             terms = overlaps.real**2 + overlaps.imag**2
         else:
             terms = overlaps.real
         outputs = terms.T @ self._output_onehot
-        return outputs, (applied, left, overlaps)
+        return outputs, (left, right, applied_right, overlaps)
 
     def backward(self, outputs_grad, vectors, cache, matrices):
-        applied, left, overlaps = cache
-        n_samples, n, r = vectors.shape
+        left, right, applied_right, overlaps = cache
         weights = (outputs_grad @ self._output_onehot.T).T  # (T, N)
         overlaps_grad = 2 * weights * overlaps if self.kind == "decoder" else weights
-        right = vectors[:, :, self._right].transpose(2, 1, 0)  # (T, n, N)
         # dL/dD_c = sum over its terms and samples of Wbar v_i v_j^dagger.
         term_grads = (left * overlaps_grad[:, None, :]) @ np.conj(
             right.transpose(0, 2, 1)
@@ -250,8 +247,7 @@ class MatrixReadout:
             matrices_grad = np.zeros_like(matrices, dtype=term_grads.dtype)
             np.add.at(matrices_grad, self._matrix, term_grads)
         # dL/dv_j += Wbar D v_i and dL/dv_i += conj(Wbar) D v_j, per term.
-        applied_left = applied[self._matrix, :, :, self._left]
-        applied_right = applied[self._matrix, :, :, self._right]
+        applied_left = matrices[self._matrix] @ left
         to_right = applied_left * overlaps_grad[:, None, :]
         to_left = applied_right * np.conj(overlaps_grad)[:, None, :]
         vectors_grad = np.tensordot(to_right, self._right_onehot, axes=(0, 0))
