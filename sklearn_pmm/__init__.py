@@ -6,8 +6,9 @@ and reads outputs from its eigensystem (Cook et al., Nature Communications 16,
 5929, 2025).
 """
 
+from sklearn_pmm._classifier import PMMClassifier
 from sklearn_pmm._regressor import PMMRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["PMMRegressor", "__version__"]
+__all__ = ["PMMClassifier", "PMMRegressor", "__version__"]

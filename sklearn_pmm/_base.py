@@ -143,13 +143,19 @@ class _BasePMM(BaseEstimator, ABC):
         )
 
     def _fit_pmm(self, X, targets, sample_weight, y_shift, y_scale, warm):
-        """Fit on validated arrays; ``targets`` are already in internal units."""
+        """Fit on validated arrays; ``targets`` are already in internal units.
+
+        ``warm`` asks to continue from the previous fit (``warm_start`` and
+        fitted).
+        """
         n_features, n_outputs = X.shape[1], targets.shape[1]
         model = self._build_model(n_features, n_outputs)
         x_shift, x_scale = weighted_mean_scale(X, sample_weight)
         X_internal = (X - x_shift) / x_scale
         rng = check_random_state(self.random_state)
-        if warm:
+        # Warm starts continue from the fitted matrices when they fit the new
+        # layout (same sizes, kind and readout); otherwise the fit starts cold.
+        if warm and self._model.layout == model.layout:
             starts = [
                 model.rescale(
                     self._coef_vector(model),
@@ -252,7 +258,8 @@ class _BasePMM(BaseEstimator, ABC):
             callback=callback,
             options={
                 "maxiter": self.max_iter,
-                "maxfun": 2 * self.max_iter + 20,
+                # Line searches may take several evaluations per iteration.
+                "maxfun": 10 * self.max_iter,
                 "gtol": self.tol,
                 "ftol": 64 * np.finfo(float).eps,
                 # A long history pays off on these curved losses: Franke
@@ -281,17 +288,6 @@ class _BasePMM(BaseEstimator, ABC):
         )
         self.intercept_ = intercept
         self._model = model
-
-    def _is_warm(self, n_outputs):
-        return (
-            self.warm_start
-            and hasattr(self, "hamiltonians_")
-            and self.hamiltonians_.shape[1] == self.matrix_size
-            and self._model.readout.n_matrices
-            == self._build_model(self.n_features_in_, n_outputs).readout.n_matrices
-            and self._model.packing.complex_valued == (self.hermitian == "complex")
-            and self._model.n_outputs == n_outputs
-        )
 
     def _outputs(self, X):
         """Validated ``X`` -> PMM outputs in user units, shape (N, q)."""

@@ -126,6 +126,18 @@ class PMMModel:
         self.penalty_mask[self._slices["intercept"]] = 0.0
 
     @property
+    def layout(self):
+        """What a parameter vector's meaning depends on (for warm starts)."""
+        return (
+            self.n_features,
+            self.n_outputs,
+            self.matrix_size,
+            self.packing.complex_valued,
+            self.readout.kind,
+            self.readout.n_matrices,
+        )
+
+    @property
     def secondary_shape(self):
         """Shape ``(q, M, n, n)`` of the readout's secondary matrices."""
         n = self.matrix_size

@@ -114,6 +114,7 @@ class EigenvalueReadout:
     0
     """
 
+    kind = "eigenvalues"
     n_matrices = 0
     needs_vectors = False
 

@@ -205,9 +205,13 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         y_shift, y_scale = weighted_mean_scale(targets, sample_weight)
         if self.readout == "eigenvalues":
             y_scale = np.full_like(y_scale, y_scale.max())
-        warm = warm_candidate and self._is_warm(targets.shape[1])
         return self._fit_pmm(
-            X, (targets - y_shift) / y_scale, sample_weight, y_shift, y_scale, warm
+            X,
+            (targets - y_shift) / y_scale,
+            sample_weight,
+            y_shift,
+            y_scale,
+            warm=warm_candidate,
         )
 
     def predict(self, X):

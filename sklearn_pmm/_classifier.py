@@ -1,0 +1,399 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""PMMClassifier: a parametric matrix model for binary and multiclass data."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from sklearn_pmm._base import _BasePMM
+from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from sklearn_pmm._loss import SoftmaxCrossEntropy
+
+# Logit gap (in units of the temperature) of the constant single-class model:
+# exp(-708.4) is the smallest normal float64, so the class gets probability 1.
+_CONSTANT_MODEL_GAP = float(-np.log(np.finfo(np.float64).tiny))
+
+
+class PMMClassifier(ClassifierMixin, _BasePMM):
+    r"""Parametric matrix model classifier.
+
+    The features :math:`x \in \mathbb{R}^p` build a Hermitian matrix
+
+    .. math::
+
+        H(x) = H_0 + \sum_{l=1}^{p} x_l H_l ,
+
+    whose eigendecomposition :math:`H(x) = V \Lambda V^\dagger` is read out
+    through ``n_eigenvectors`` selected eigenvectors :math:`v_1, \dots, v_r`.
+    The PMM has one output per class (two for binary problems); with the
+    default ``"decoder"`` readout and one decoder per class, output ``k`` is
+
+    .. math::
+
+        z_k(x) = g_k + \sum_{i \le j \le r}
+        \left( |v_i^\dagger \Delta_k v_j|^2
+               - \tfrac12 \|\Delta_k\|_2^2 \right),
+
+    with trainable Hermitian decoders :math:`\Delta_k`; the intercepts
+    :math:`g_k` are the class biases.  The class probabilities are the
+    softmax of the outputs at a fixed temperature :math:`\tau`,
+
+    .. math::
+
+        p_k(x) = \frac{\exp(z_k(x)/\tau)}{\sum_{c=1}^{K} \exp(z_c(x)/\tau)},
+
+    and all matrices are fitted with L-BFGS on the weighted mean
+    cross-entropy plus an L2 penalty,
+
+    .. math::
+
+        L = -\frac{\sum_s w_s \log p_{y_s}(x_s)}{\sum_s w_s}
+            + \frac{\alpha}{2} \|\theta_{\text{matrices}}\|^2 ,
+
+    where :math:`w_s` is the sample weight times the class weight, using
+    analytic Hellmann–Feynman and first-order perturbation-theory gradients.
+    Inputs are standardised internally and the scaling is folded back into
+    the fitted matrices.
+
+    Parameters
+    ----------
+    matrix_size : int, default=8
+        Size ``n`` of the Hermitian matrices.
+    n_eigenvectors : int, default=3
+        Number ``r`` of eigenvectors read out.
+    n_decoders : int or None, default=1
+        An integer ``l`` gives ``l`` decoders per class, each shared by all
+        eigenvector pairs (the default: one decoder :math:`\Delta_k` per
+        class); ``None`` gives one decoder per eigenvector pair
+        :math:`i \le j` (or per eigenvector for ``readout="expectation"``)
+        and class.
+    which : {"lowest", "highest", "largest_magnitude"} or int, default="lowest"
+        Which eigenpairs are read out: the lowest eigenvalues (ascending), the
+        highest (descending), the largest :math:`|\lambda|`, or, for an
+        integer ``k``, levels ``k`` to ``k + n_eigenvectors - 1`` counted from
+        the lowest.  ``"largest_magnitude"`` (the paper's choice) makes the
+        outputs jump where two :math:`|\lambda|` cross, which stalls L-BFGS.
+    readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
+        ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
+        \Delta_{ki} v_i`; ``"eigenvalues"`` uses the selected eigenvalues
+        (plus :math:`g_k`), one per class, and needs ``n_eigenvectors`` to be
+        at least the number of classes.
+    hermitian : {"real", "complex"}, default="real"
+        Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
+        Hermitian ones (:math:`n^2` floats each).
+    alpha : float, default=1e-3
+        L2 penalty on the matrix entries, in the internal standardised units.
+    max_iter : int, default=300
+        Maximum number of L-BFGS iterations per start.
+    tol : float, default=1e-6
+        L-BFGS stops when the largest gradient component is below ``tol``.
+    n_restarts : int, default=0
+        Extra random starting points; the lowest training loss wins.
+    batch_size : int, default=1024
+        Samples per chunk of eigendecompositions; chunks run in parallel
+        with ``n_jobs``.  Results do not depend on ``n_jobs``.
+    n_jobs : int, default=None
+        Number of threads for the chunks.  ``None`` means 1 unless in a
+        :obj:`joblib.parallel_config` context.  ``-1`` means using all
+        processors.  See :term:`Glossary <n_jobs>`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial matrices.  Pass an int for reproducible results
+        across multiple function calls.  See :term:`Glossary <random_state>`.
+    warm_start : bool, default=False
+        Continue from the fitted matrices of the previous call to ``fit``.
+        The classes must not change between calls.
+    verbose : int, default=0
+        Print the loss, gradient norm and elapsed time at every iteration.
+    temperature : float, default=0.3
+        The softmax temperature :math:`\tau`.  Scaling the decoders can undo
+        any :math:`\tau`, so it acts through the L2 penalty and the scale of
+        the initial matrices: a lower :math:`\tau` allows sharper
+        probabilities for the same penalty.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, as ``{class_label: weight}``; they multiply
+        the sample weights.  ``"balanced"`` uses
+        ``n_samples / (n_classes * np.bincount(y))`` (with weighted counts
+        when ``sample_weight`` is given); ``None`` gives every class weight 1.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    hamiltonians_ : ndarray of shape (n_features + 1, matrix_size, matrix_size)
+        :math:`H_0, H_1, \dots, H_p` in the units of the training data.
+    decoders_ : ndarray of shape (n_classes, n_per_class, n, n) or None
+        The decoder (or observable) matrices per class; ``None`` for the
+        eigenvalue readout.
+    intercept_ : ndarray of shape (n_classes,)
+        The class biases :math:`g_k`.
+    n_iter_ : int
+        L-BFGS iterations of the retained start (0 when only one class has
+        a positive weight: a constant model predicting it is stored).
+    loss_ : float
+        Final training loss of the retained start.
+    loss_curve_ : list of float
+        Training loss after each iteration of the retained start.
+    n_params_ : int
+        Number of trainable real floats.
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    PMMRegressor : Parametric matrix model regressor.
+    sklearn.neural_network.MLPClassifier : Multi-layer perceptron classifier.
+    sklearn.linear_model.LogisticRegression : Multinomial logistic regression.
+
+    Notes
+    -----
+    The defaults were chosen by 5-fold cross-validation on iris, wine,
+    breast_cancer and digits (``benchmarks/bench_classification.py``): one
+    shared decoder per class generalised better than one per eigenvector
+    pair (digits 96 % against 94 %), real matrices matched complex ones at
+    half the cost, ``matrix_size=8`` beat 6 on digits, and :math:`\tau=0.3`
+    beat 1 and 3 on the small datasets.  On datasets with at most a few
+    classes the affine eigenvalue PMM (``readout="eigenvalues"`` with
+    ``n_eigenvectors`` equal to the number of classes) is often as accurate
+    as logistic regression, with few floats.
+
+    References
+    ----------
+    P. Cook, D. Jammooa, M. Hjorth-Jensen, D. D. Lee and D. Lee, "Parametric
+    matrix models", Nature Communications 16, 5929 (2025), arXiv:2401.11694.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_pmm import PMMClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = PMMClassifier(random_state=0).fit(X, y)
+    >>> clf.predict(X[[0, 50, 100]])
+    array([0, 1, 2])
+    >>> clf.predict_proba(X[:1]).shape
+    (1, 3)
+    >>> bool(clf.score(X, y) > 0.95)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BasePMM._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        matrix_size=8,
+        n_eigenvectors=3,
+        n_decoders=1,
+        which="lowest",
+        readout="decoder",
+        hermitian="real",
+        alpha=1e-3,
+        max_iter=300,
+        tol=1e-6,
+        n_restarts=0,
+        batch_size=1024,
+        n_jobs=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        temperature=0.3,
+        class_weight=None,
+    ):
+        super().__init__(
+            matrix_size=matrix_size,
+            n_eigenvectors=n_eigenvectors,
+            n_decoders=n_decoders,
+            which=which,
+            readout=readout,
+            hermitian=hermitian,
+            alpha=alpha,
+            max_iter=max_iter,
+            tol=tol,
+            n_restarts=n_restarts,
+            batch_size=batch_size,
+            n_jobs=n_jobs,
+            random_state=random_state,
+            warm_start=warm_start,
+            verbose=verbose,
+        )
+        self.temperature = temperature
+        self.class_weight = class_weight
+
+    def _data_loss(self):
+        return SoftmaxCrossEntropy(self.temperature)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the matrices to data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean cross-entropy; multiplied by
+            the class weights.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        warm_candidate = self.warm_start and hasattr(self, "classes_")
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm_candidate)
+        check_classification_targets(y)
+        classes, y_ind = np.unique(y, return_inverse=True)
+        if warm_candidate and list(classes) != list(self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in "
+                "the previous call to fit. Previously got "
+                f"{self.classes_}, `y` has {classes}"
+            )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        # "balanced" gives an infinite weight to a class whose samples all
+        # weigh zero; that class carries no weight either way.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            class_weight = compute_class_weight(
+                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+            )
+        class_weight = np.where(np.isfinite(class_weight), class_weight, 0.0)
+        sample_weight = sample_weight * class_weight[y_ind]
+        class_totals = np.bincount(y_ind, weights=sample_weight, minlength=len(classes))
+        if not class_totals.sum() > 0:
+            raise ValueError(
+                "The sample weights times the class weights sum to zero: no "
+                "class carries any weight."
+            )
+        self.classes_ = classes
+        # Prediction uses the temperature of the fit, whatever set_params does.
+        self._temperature = float(self.temperature)
+        n_classes = len(classes)
+        if np.count_nonzero(class_totals) == 1:
+            return self._fit_constant(X.shape[1], int(np.argmax(class_totals)))
+        warm = warm_candidate and not self._constant_model
+        self._constant_model = False
+        onehot = np.zeros((len(y_ind), n_classes))
+        onehot[np.arange(len(y_ind)), y_ind] = 1.0
+        return self._fit_pmm(
+            X,
+            onehot,
+            sample_weight,
+            y_shift=np.zeros(n_classes),
+            y_scale=np.ones(n_classes),
+            warm=warm,
+        )
+
+    def _fit_constant(self, n_features, class_index):
+        """Store a PMM whose outputs are constant and favour one class.
+
+        All matrices are zero, so every output equals its intercept; the
+        intercepts give the class probability one (in float64).
+        """
+        n_classes = len(self.classes_)
+        model = self._build_model(n_features, n_classes)
+        intercept = np.full(n_classes, -_CONSTANT_MODEL_GAP * self._temperature)
+        intercept[class_index] = 0.0
+        n = model.matrix_size
+        hamiltonians = np.zeros((n_features + 1, n, n))
+        secondary = np.zeros((model.readout.n_matrices, n, n))
+        self._set_coef_vector(model, model.pack(hamiltonians, secondary, intercept))
+        self._constant_model = True
+        self.n_iter_ = 0
+        self.loss_ = 0.0
+        self.loss_curve_ = []
+        self.n_params_ = model.n_params
+        return self
+
+    def decision_function(self, X):
+        """Softmax logits :math:`z_k(x)/\\tau` of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For binary problems the log-odds :math:`(z_1 - z_0)/\\tau` of
+            ``classes_[1]`` (positive means ``classes_[1]``); otherwise the
+            logits of every class, whose argmax is the prediction.
+        """
+        outputs = self._outputs(X)
+        if outputs.shape[1] == 2:
+            return (outputs[:, 1] - outputs[:, 0]) / self._temperature
+        return outputs / self._temperature
+
+    def predict(self, X):
+        """Predict the class of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The class with the largest probability.
+        """
+        outputs = self._outputs(X)
+        return self.classes_[np.argmax(outputs, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities.
+
+        Computed with the log-sum-exp shift, so it is accurate for extreme
+        logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities of the classes in the order of ``classes_``.
+        """
+        shifted = self._shifted_logits(X)
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X):
+        """Class probabilities :math:`\\operatorname{softmax}(z/\\tau)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of the classes in the order of ``classes_``; rows
+            sum to one.
+        """
+        proba = np.exp(self._shifted_logits(X))
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def _shifted_logits(self, X):
+        """Logits minus their row maximum: every entry <= 0, one entry 0."""
+        outputs = self._outputs(X)
+        # Shift before dividing, so a tiny temperature cannot give inf - inf.
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        with np.errstate(over="ignore"):
+            return shifted / self._temperature

@@ -1,0 +1,401 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Tests for PMMClassifier: scikit-learn compatibility, gradients, API."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_iris, make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.estimator_checks import (
+    check_dataframe_column_names_consistency,
+    check_param_validation,
+    parametrize_with_checks,
+)
+
+from sklearn_pmm._classifier import PMMClassifier
+from sklearn_pmm._loss import PMMModel, SoftmaxCrossEntropy
+
+# Cheap configurations for scikit-learn's checks.  The training loss is
+# non-convex and L-BFGS amplifies rounding differences roughly tenfold every
+# few iterations, so two fits that are equal in exact arithmetic (weights
+# versus repeated rows, check_sample_weight_equivalence_on_dense_data) drift
+# apart after about 20 iterations.  Ten iterations keep them at most 1e-4 of
+# the check's tolerance apart, while every other check still sees a working
+# classifier; test_weights_equal_repeats tests the weighting exactly, on the
+# loss itself.
+CHECKED_ESTIMATORS = [
+    PMMClassifier(matrix_size=4, n_eigenvectors=2, max_iter=10, random_state=0),
+    PMMClassifier(
+        matrix_size=3,
+        n_eigenvectors=2,
+        hermitian="complex",
+        max_iter=10,
+        random_state=0,
+    ),
+    PMMClassifier(
+        matrix_size=3,
+        n_eigenvectors=2,
+        n_decoders=None,
+        readout="expectation",
+        which="highest",
+        hermitian="complex",
+        max_iter=10,
+        random_state=0,
+    ),
+    PMMClassifier(
+        matrix_size=4,
+        n_eigenvectors=4,  # check_dtype_object fits four classes
+        readout="eigenvalues",
+        max_iter=10,
+        random_state=0,
+    ),
+]
+
+
+@parametrize_with_checks(
+    CHECKED_ESTIMATORS, expected_failed_checks=lambda est: {}, xfail_strict=True
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def test_param_validation():
+    check_param_validation("PMMClassifier", CHECKED_ESTIMATORS[0])
+
+
+def test_dataframe_column_names_consistency():
+    pytest.importorskip("pandas")
+    check_dataframe_column_names_consistency("PMMClassifier", CHECKED_ESTIMATORS[0])
+
+
+# --------------------------------------------------------------------------
+# Cross-entropy gradient through the PMM, against central differences.
+
+GRADIENT_CASES = [
+    ("decoder", None),
+    ("decoder", 2),
+    ("expectation", None),
+    ("expectation", 1),
+    ("eigenvalues", None),
+]
+
+
+@pytest.mark.parametrize("complex_valued", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize(("readout", "n_decoders"), GRADIENT_CASES)
+@pytest.mark.parametrize("which", ["lowest", "highest"])
+def test_cross_entropy_gradient(readout, n_decoders, complex_valued, which):
+    rng = np.random.RandomState(0)
+    n_samples, n_features, n_classes = 7, 2, 3
+    model = PMMModel(
+        n_features=n_features,
+        n_outputs=n_classes,
+        matrix_size=4,
+        n_eigenvectors=3,  # the eigenvalue readout needs one level per class
+        readout=readout,
+        n_decoders=n_decoders,
+        which=which,
+        complex_valued=complex_valued,
+    )
+    X = rng.normal(size=(n_samples, n_features))
+    targets = np.eye(n_classes)[rng.randint(n_classes, size=n_samples)]
+    sample_weight = rng.uniform(0.5, 2.0, size=n_samples)
+    data_loss = SoftmaxCrossEntropy(temperature=0.7)
+    theta = model.initial_parameters(rng)
+    theta[-n_classes:] = rng.normal(size=n_classes)
+    alpha = 0.3
+
+    def loss(t):
+        return model.loss_gradient(t, X, targets, sample_weight, data_loss, alpha)[0]
+
+    _, grad = model.loss_gradient(theta, X, targets, sample_weight, data_loss, alpha)
+    step = 1e-6
+    numeric = np.empty_like(theta)
+    for i in range(len(theta)):
+        delta = np.zeros_like(theta)
+        delta[i] = step
+        numeric[i] = (loss(theta + delta) - loss(theta - delta)) / (2 * step)
+    relative_error = np.linalg.norm(grad - numeric) / np.linalg.norm(numeric)
+    assert relative_error < 1e-6
+
+
+def test_weights_equal_repeats():
+    # Integer weights give the same loss and gradient as repeated rows.
+    rng = np.random.RandomState(1)
+    model = PMMModel(3, 3, 4, 2, "decoder", 1, "lowest", True)
+    X = rng.normal(size=(6, 3))
+    targets = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    weights = np.array([0.0, 1.0, 2.0, 3.0, 1.0, 2.0])
+    repeats = weights.astype(int)
+    theta = model.initial_parameters(rng)
+    data_loss = SoftmaxCrossEntropy(1.0)
+    weighted = model.loss_gradient(theta, X, targets, weights, data_loss, 0.1)
+    repeated = model.loss_gradient(
+        theta,
+        np.repeat(X, repeats, axis=0),
+        np.repeat(targets, repeats, axis=0),
+        np.ones(repeats.sum()),
+        data_loss,
+        0.1,
+    )
+    assert_allclose(weighted[0], repeated[0], rtol=1e-12)
+    assert_allclose(weighted[1], repeated[1], rtol=1e-10, atol=1e-14)
+
+
+# --------------------------------------------------------------------------
+# Classifier behaviour.
+
+
+def _blobs(n_classes, n_samples=90, random_state=0):
+    X, y = make_blobs(
+        n_samples=n_samples,
+        centers=n_classes,
+        n_features=2,
+        cluster_std=1.0,
+        random_state=random_state,
+    )
+    return X, y
+
+
+def _fast(**params):
+    return PMMClassifier(
+        **{"matrix_size": 4, "max_iter": 60, "random_state": 0, **params}
+    )
+
+
+@pytest.fixture(autouse=True)
+def _ignore_convergence_warnings():
+    # The short fits below stop at max_iter on purpose.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_binary_and_multiclass(n_classes):
+    X, y = _blobs(n_classes)
+    clf = _fast().fit(X, y)
+    assert_array_equal(clf.classes_, np.arange(n_classes))
+    assert clf.score(X, y) > 0.9
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), n_classes)
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
+    assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    assert clf.intercept_.shape == (n_classes,)
+    assert clf.decoders_.shape == (n_classes, 1, 4, 4)
+    assert clf.hamiltonians_.shape == (3, 4, 4)
+    assert clf.n_params_ == 3 * 10 + n_classes * 10 + n_classes
+    assert 1 <= clf.n_iter_ <= 60
+    assert len(clf.loss_curve_) >= 1
+    assert clf.loss_ == pytest.approx(clf.loss_curve_[-1])
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog", "emu"]),
+        np.array(["cat", "dog", "emu"], dtype=object),
+        np.array([-3, -1, 7]),
+        np.array([-1, 1]),
+        np.array([0.0, 2.0, 3.0]),
+    ],
+    ids=["str", "object", "negative", "minus-one-one", "integral-float"],
+)
+def test_labels(labels):
+    X, y_index = _blobs(len(labels))
+    y = labels[y_index]
+    clf = _fast().fit(X, y)
+    assert_array_equal(clf.classes_, np.unique(labels))
+    assert clf.classes_.dtype == labels.dtype
+    prediction = clf.predict(X)
+    assert prediction.dtype == labels.dtype
+    assert set(prediction) <= set(labels)
+    assert np.mean(prediction == y) > 0.9
+
+
+def test_decision_function_binary():
+    X, y = _blobs(2)
+    clf = _fast(temperature=0.5).fit(X, y)
+    scores = clf.decision_function(X)
+    assert scores.shape == (len(X),)
+    assert_array_equal(clf.predict(X), clf.classes_[(scores > 0).astype(int)])
+    log_proba = clf.predict_log_proba(X)
+    assert_allclose(scores, log_proba[:, 1] - log_proba[:, 0], rtol=1e-9, atol=1e-9)
+
+
+def test_decision_function_multiclass():
+    X, y = _blobs(3)
+    clf = _fast(temperature=2.0).fit(X, y)
+    scores = clf.decision_function(X)
+    assert scores.shape == (len(X), 3)
+    assert_array_equal(clf.predict(X), clf.classes_[scores.argmax(axis=1)])
+    # The logits differ from the log-probabilities by a per-row constant.
+    difference = scores - clf.predict_log_proba(X)
+    assert_allclose(difference, difference[:, :1] * np.ones((1, 3)), atol=1e-9)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_proba_extreme_logits(n_classes, monkeypatch):
+    X, y = _blobs(n_classes)
+    clf = _fast().fit(X, y)
+    expected = clf.predict(X)
+    for temperature in [1e-300, 1e-12, 1e12, 1e300]:
+        # The fitted temperature scales the logits at prediction time.
+        monkeypatch.setattr(clf, "_temperature", temperature)
+        proba = clf.predict_proba(X)
+        log_proba = clf.predict_log_proba(X)
+        assert np.all(np.isfinite(proba))
+        assert_allclose(proba.sum(axis=1), 1.0)
+        assert not np.any(np.isnan(log_proba))
+        assert np.all(log_proba <= 0)
+        assert_array_equal(clf.predict(X), expected)
+    # Huge logits, tiny temperature: one-hot probabilities at the prediction.
+    monkeypatch.setattr(clf, "_temperature", 1e-300)
+    proba = clf.predict_proba(X)
+    assert_array_equal(clf.classes_[proba.argmax(axis=1)], expected)
+    assert_allclose(proba.max(axis=1), 1.0)
+
+
+def test_set_params_after_fit_does_not_change_predictions():
+    X, y = _blobs(3)
+    clf = _fast().fit(X, y)
+    proba = clf.predict_proba(X)
+    clf.set_params(temperature=5.0, matrix_size=7)
+    assert_array_equal(clf.predict_proba(X), proba)
+
+
+def test_class_weight_balanced_equals_sample_weight():
+    X, y = _blobs(3, n_samples=120)
+    keep = np.r_[np.flatnonzero(y == 0)[:10], np.flatnonzero(y != 0)]
+    X, y = X[keep], y[keep]
+    balanced = _fast(class_weight="balanced", max_iter=30).fit(X, y)
+    weights = compute_class_weight("balanced", classes=np.unique(y), y=y)[y]
+    weighted = _fast(max_iter=30).fit(X, y, sample_weight=weights)
+    assert_allclose(balanced.predict_proba(X), weighted.predict_proba(X), rtol=1e-12)
+    assert_allclose(balanced.hamiltonians_, weighted.hamiltonians_, rtol=1e-12)
+
+    as_dict = _fast(class_weight={0: 3.0, 1: 1.0, 2: 0.5}, max_iter=30).fit(X, y)
+    as_weights = _fast(max_iter=30).fit(
+        X, y, sample_weight=np.array([3.0, 1.0, 0.5])[y]
+    )
+    assert_allclose(as_dict.predict_proba(X), as_weights.predict_proba(X), rtol=1e-12)
+
+
+def test_class_weight_with_sample_weight():
+    # Class weights multiply the sample weights.
+    X, y = _blobs(2)
+    sample_weight = np.linspace(0.5, 1.5, len(y))
+    a = _fast(class_weight={0: 2.0, 1: 1.0}, max_iter=20).fit(
+        X, y, sample_weight=sample_weight
+    )
+    b = _fast(max_iter=20).fit(
+        X, y, sample_weight=sample_weight * np.where(y == 0, 2.0, 1.0)
+    )
+    assert_allclose(a.decision_function(X), b.decision_function(X), rtol=1e-12)
+
+
+def test_single_class():
+    X, _ = _blobs(2)
+    y = np.full(len(X), "only")
+    clf = _fast().fit(X, y)
+    assert_array_equal(clf.classes_, ["only"])
+    assert_array_equal(clf.predict(X), y)
+    assert_allclose(clf.predict_proba(X), 1.0)
+    assert clf.n_iter_ == 0
+
+
+def test_class_with_zero_weight():
+    X, y = _blobs(3)
+    sample_weight = (y != 1).astype(float)
+    clf = _fast().fit(X, y, sample_weight=sample_weight)
+    assert_array_equal(clf.classes_, [0, 1, 2])
+    assert not np.any(clf.predict(X) == 1)
+    # Only one class carries weight: a constant model predicting it.
+    clf = _fast(class_weight="balanced").fit(X, y, sample_weight=(y == 2) * 1.0)
+    assert_array_equal(clf.predict(X), np.full(len(X), 2))
+    proba = clf.predict_proba(X)
+    assert_allclose(proba[:, 2], 1.0)
+    assert np.all(np.isfinite(clf.predict_log_proba(X)))
+
+
+def test_zero_total_weight_raises():
+    X, y = _blobs(2)
+    with pytest.raises(ValueError, match="class"):
+        _fast(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
+
+
+def test_warm_start():
+    X, y = load_iris(return_X_y=True)
+    clf = _fast(warm_start=True, max_iter=80, tol=1e-5).fit(X, y)
+    first_loss = clf.loss_
+    clf.fit(X, y)
+    # The second fit starts where the first stopped.
+    assert clf.loss_curve_[0] <= first_loss + 1e-12
+    assert clf.loss_ <= first_loss + 1e-12
+    cold = _fast(max_iter=80, tol=1e-5).fit(X, y)
+    assert not np.allclose(cold.hamiltonians_, clf.hamiltonians_)
+
+    with pytest.raises(ValueError, match="warm_start can only be used where `y`"):
+        clf.fit(X, np.where(y == 2, 5, y))
+    with pytest.raises(ValueError, match="warm_start can only be used where `y`"):
+        clf.fit(X[y < 2], y[y < 2])
+    # Without warm_start the classes may change.
+    clf.set_params(warm_start=False).fit(X[y < 2], y[y < 2])
+    assert_array_equal(clf.classes_, [0, 1])
+
+
+def test_warm_start_after_constant_model():
+    X, y = _blobs(2)
+    clf = _fast(warm_start=True).fit(X, y, sample_weight=(y == 0) * 1.0)
+    assert clf.n_iter_ == 0
+    clf.fit(X, y)
+    assert clf.n_iter_ > 0
+    assert clf.score(X, y) > 0.9
+
+
+def test_n_jobs_does_not_change_results():
+    X, y = _blobs(3, n_samples=120)
+    one = _fast(batch_size=16, n_jobs=1, max_iter=30).fit(X, y)
+    two = _fast(batch_size=16, n_jobs=2, max_iter=30).fit(X, y)
+    assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    assert one.loss_curve_ == two.loss_curve_
+
+
+def test_pickle_round_trip():
+    X, y = _blobs(3)
+    clf = _fast(hermitian="complex").fit(X, y)
+    restored = pickle.loads(pickle.dumps(clf))
+    assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert_array_equal(restored.classes_, clf.classes_)
+
+
+@pytest.mark.parametrize("readout", ["decoder", "expectation", "eigenvalues"])
+def test_readouts_fit(readout):
+    X, y = _blobs(3)
+    clf = _fast(readout=readout, n_eigenvectors=3).fit(X, y)
+    assert clf.score(X, y) > 0.9
+    if readout == "eigenvalues":
+        assert clf.decoders_ is None
+
+
+def test_eigenvalue_readout_needs_levels():
+    X, y = _blobs(3)
+    with pytest.raises(ValueError, match="n_eigenvectors"):
+        _fast(readout="eigenvalues", n_eigenvectors=2).fit(X, y)
+
+
+def test_continuous_target_raises():
+    X, _ = _blobs(2)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        _fast().fit(X, np.linspace(0, 1, len(X)))
+
+
+def test_default_configuration_on_iris():
+    X, y = load_iris(return_X_y=True)
+    clf = PMMClassifier(random_state=0).fit(X, y)
+    assert clf.score(X, y) > 0.97
+    assert clf.n_params_ == 5 * 36 + 3 * 36 + 3
