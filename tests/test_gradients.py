@@ -907,3 +907,19 @@ def test_loss_gradient_is_deterministic(readout, n_decoders, complex_valued, dat
         for n_jobs in (1, 2):
             other = model.predict(theta, X, batch_size=batch_size, n_jobs=n_jobs)
             assert_allclose(other, predictions, rtol=1e-13, atol=1e-14)
+
+
+def test_eigh_batched_scipy_options_match_the_stacked_solver():
+    # subset_by_index and driver go through scipy.linalg.eigh, the reference API.
+    from sklearn_pmm._eigh import eigh_batched
+
+    rng = np.random.default_rng(7)
+    stack = rng.normal(size=(9, 5, 5)) + 1j * rng.normal(size=(9, 5, 5))
+    stack = stack + np.conj(stack.transpose(0, 2, 1))
+    values, vectors = np.linalg.eigh(stack)
+    sub_values, sub_vectors = eigh_batched(
+        stack, batch_size=4, subset_by_index=(1, 3), driver="evr"
+    )
+    assert_allclose(sub_values, values[:, 1:4], atol=1e-12)
+    overlap = np.abs(np.einsum("sai,sai->si", np.conj(vectors[:, :, 1:4]), sub_vectors))
+    assert_allclose(overlap, 1.0, atol=1e-10)
