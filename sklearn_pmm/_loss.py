@@ -215,12 +215,11 @@ class PMMModel:
         return np.concatenate(chunks)
 
     def _chunk_loss_gradient(self, X, targets, weights, params, offset, data_loss):
-        hamiltonians, secondary, _ = params
         outputs, eig, cache = self._outputs_from_params(X, params, offset)
         values, vectors, index, selected_values, selected_vectors = eig
         loss, outputs_grad = data_loss.loss_gradient(outputs, targets, weights)
         vectors_grad, values_grad, secondary_grad = self.readout.backward(
-            outputs_grad, selected_vectors, cache, secondary
+            outputs_grad, selected_vectors, cache, params[1]
         )
         left, right = eigh_adjoint_factors(
             vectors,
