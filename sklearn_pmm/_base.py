@@ -289,16 +289,20 @@ class _BasePMM(BaseEstimator, ABC):
         self.intercept_ = intercept
         self._model = model
 
-    def _outputs(self, X):
-        """Validated ``X`` -> PMM outputs in user units, shape (N, q)."""
+    def _apply_fitted(self, method, X):
+        """Validate ``X`` and call ``PMMModel.<method>`` with the fitted matrices."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._model.predict(
+        return getattr(self._model, method)(
             self._coef_vector(self._model),
             X,
             batch_size=self.batch_size,
             n_jobs=self.n_jobs,
         )
+
+    def _outputs(self, X):
+        """PMM outputs in user units, shape (N, q)."""
+        return self._apply_fitted("predict", X)
 
     def eigenvalues(self, X):
         """Eigenvalues of the fitted primary matrix :math:`H(x)` for each row.
@@ -316,11 +320,4 @@ class _BasePMM(BaseEstimator, ABC):
         eigenvalues : ndarray of shape (n_samples, matrix_size)
             All eigenvalues of :math:`H(x) = H_0 + \\sum_l x_l H_l`, ascending.
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self._model.eigenvalues(
-            self._coef_vector(self._model),
-            X,
-            batch_size=self.batch_size,
-            n_jobs=self.n_jobs,
-        )
+        return self._apply_fitted("eigenvalues", X)
