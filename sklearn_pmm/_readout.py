@@ -59,12 +59,6 @@ def select_eigenpairs(eigenvalues, n_select, which):
     return np.broadcast_to(columns, (n_samples, n_select))
 
 
-def _dagger(a):
-    """Conjugate transpose of the last two axes."""
-    a = np.swapaxes(a, -1, -2)
-    return np.conj(a) if np.iscomplexobj(a) else a
-
-
 def spectral_norm_squared(matrices):
     r"""Squared spectral norm :math:`\|A\|_2^2` of Hermitian matrices and its gradient.
 
