@@ -195,13 +195,9 @@ class _BasePMM(BaseEstimator, ABC):
                 "L-BFGS produced non-finite parameters; try a larger alpha or "
                 "rescaling the data."
             )
-        self.n_iter_ = max(_check_optimize_result("lbfgs", result, self.max_iter), 1)
-        self.loss_ = float(result.fun)
-        self.loss_curve_ = curve
-        self.n_params_ = model.n_params
+        n_iter = max(_check_optimize_result("lbfgs", result, self.max_iter), 1)
         theta = model.rescale(result.x, x_shift, x_scale, y_shift, y_scale)
-        self._set_coef_vector(model, theta)
-        return self
+        return self._store_fit(model, theta, n_iter, float(result.fun), curve)
 
     def _run_lbfgs(
         self,
@@ -278,7 +274,12 @@ class _BasePMM(BaseEstimator, ABC):
         secondary = None if self.decoders_ is None else self.decoders_.reshape(-1, n, n)
         return model.pack(self.hamiltonians_, secondary, self.intercept_)
 
-    def _set_coef_vector(self, model, theta):
+    def _store_fit(self, model, theta, n_iter, loss, loss_curve):
+        """Set every fitted attribute from user-unit parameters ``theta``."""
+        self.n_iter_ = n_iter
+        self.loss_ = loss
+        self.loss_curve_ = loss_curve
+        self.n_params_ = model.n_params
         hamiltonians, secondary, intercept = model.unpack(theta)
         self.hamiltonians_ = hamiltonians
         self.decoders_ = (
@@ -288,6 +289,7 @@ class _BasePMM(BaseEstimator, ABC):
         )
         self.intercept_ = intercept
         self._model = model
+        return self
 
     def _apply_fitted(self, method, X):
         """Validate ``X`` and call ``PMMModel.<method>`` with the fitted matrices."""

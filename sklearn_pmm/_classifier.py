@@ -310,13 +310,9 @@ class PMMClassifier(ClassifierMixin, _BasePMM):
         n = model.matrix_size
         hamiltonians = np.zeros((n_features + 1, n, n))
         secondary = np.zeros((model.readout.n_matrices, n, n))
-        self._set_coef_vector(model, model.pack(hamiltonians, secondary, intercept))
         self._constant_model = True
-        self.n_iter_ = 0
-        self.loss_ = 0.0
-        self.loss_curve_ = []
-        self.n_params_ = model.n_params
-        return self
+        theta = model.pack(hamiltonians, secondary, intercept)
+        return self._store_fit(model, theta, n_iter=0, loss=0.0, loss_curve=[])
 
     def decision_function(self, X):
         """Softmax logits :math:`z_k(x)/\\tau` of the samples.

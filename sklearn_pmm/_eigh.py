@@ -74,10 +74,9 @@ def broadened_inverse_gaps(eigenvalues, selected_values, broadening):
     return gaps / (gaps * gaps + eps2)
 
 
-def eigh_adjoint_factors(
+def eigh_adjoint_factor(
     eigenvectors,
     selected_index,
-    selected_vectors,
     selected_values,
     eigenvalues,
     vectors_grad,
@@ -96,10 +95,11 @@ def eigh_adjoint_factors(
         A = V \left(\operatorname{diag}(\bar\lambda)
                  + F \circ (V^\dagger \bar V)\right)
 
-    restricted to the ``r`` selected columns: Hellmann–Feynman for the
+    restricted to the ``r`` selected columns (:math:`V_S` are the selected
+    eigenvectors, which the caller has): Hellmann–Feynman for the
     eigenvalues, first-order perturbation theory for the eigenvectors, with
     the broadened gaps of :func:`broadened_inverse_gaps`.  Returning the
-    ``(n, r)`` factors keeps the cost at :math:`O(n^2 r)` per sample and lets
+    ``(n, r)`` factor keeps the cost at :math:`O(n^2 r)` per sample and lets
     the caller sum over samples with one GEMM.  The loss must not depend on
     eigenvector phases.
 
@@ -108,7 +108,6 @@ def eigh_adjoint_factors(
     eigenvectors : ndarray of shape (N, n, n)
     selected_index : ndarray of shape (N, r)
         Column of each selected eigenpair in ``eigenvectors``.
-    selected_vectors : ndarray of shape (N, n, r)
     selected_values : ndarray of shape (N, r)
     eigenvalues : ndarray of shape (N, n)
     vectors_grad : ndarray of shape (N, n, r) or None
@@ -120,9 +119,7 @@ def eigh_adjoint_factors(
 
     Returns
     -------
-    left : ndarray of shape (N, n, r)
-        The selected eigenvectors :math:`V_S`.
-    right : ndarray of shape (N, n, r)
+    factor : ndarray of shape (N, n, r)
         :math:`A`, so that :math:`\bar G_s = V_{S,s} A_s^\dagger`.
     """
     n_samples, n = eigenvalues.shape
@@ -137,7 +134,7 @@ def eigh_adjoint_factors(
     if values_grad is not None:
         samples = np.arange(n_samples)[:, None]
         coupling[samples, selected_index, np.arange(r)[None, :]] += values_grad
-    return selected_vectors, eigenvectors @ coupling
+    return eigenvectors @ coupling
 
 
 def eigh_adjoint(
@@ -149,7 +146,7 @@ def eigh_adjoint(
     values_grad,
     broadening=DEFAULT_BROADENING,
 ):
-    """The matrix gradient of :func:`eigh_adjoint_factors`, shape ``(N, n, n)``.
+    """The matrix gradient of :func:`eigh_adjoint_factor`, shape ``(N, n, n)``.
 
     Examples
     --------
@@ -162,17 +159,16 @@ def eigh_adjoint(
             [0., 0.]]])
     """
     selected_vectors = np.take_along_axis(eigenvectors, selected_index[:, None, :], 2)
-    left, right = eigh_adjoint_factors(
+    factor = eigh_adjoint_factor(
         eigenvectors,
         selected_index,
-        selected_vectors,
         selected_values,
         eigenvalues,
         vectors_grad,
         values_grad,
         broadening,
     )
-    return left @ np.conj(right.transpose(0, 2, 1))
+    return selected_vectors @ np.conj(factor.transpose(0, 2, 1))
 
 
 @functools.cache

@@ -10,7 +10,7 @@ of scikit-learn's ``LinearModelLoss``).
 import numpy as np
 from scipy.special import log_softmax
 
-from sklearn_pmm._eigh import DEFAULT_BROADENING, chunked_map, eigh_adjoint_factors
+from sklearn_pmm._eigh import DEFAULT_BROADENING, chunked_map, eigh_adjoint_factor
 from sklearn_pmm._hermitian import HermitianPacking
 from sklearn_pmm._readout import make_readout, select_eigenpairs
 
@@ -221,10 +221,9 @@ class PMMModel:
         vectors_grad, values_grad, secondary_grad = self.readout.backward(
             outputs_grad, selected_vectors, cache, params[1]
         )
-        left, right = eigh_adjoint_factors(
+        factor = eigh_adjoint_factor(
             vectors,
             index,
-            selected_vectors,
             selected_values,
             values,
             vectors_grad,
@@ -234,7 +233,9 @@ class PMMModel:
         # Per-sample matrix gradients V_S A^dagger, then sum_s [1, x_s]_l G_s
         # as one GEMM (2-3x faster than one GEMM over (sample, vector) pairs).
         n = self.matrix_size
-        flat_grad = (left @ np.conj(right.transpose(0, 2, 1))).reshape(len(X), n * n)
+        flat_grad = (selected_vectors @ np.conj(factor.transpose(0, 2, 1))).reshape(
+            len(X), n * n
+        )
         ham_grad = np.empty((self.n_features + 1, n * n), dtype=flat_grad.dtype)
         ham_grad[0] = flat_grad.sum(axis=0)
         ham_grad[1:] = X.T @ flat_grad
