@@ -14,7 +14,7 @@ the commands with ``PYTHONPATH=.``)::
 Every row uses ``p = 2`` features drawn uniformly on ``[0, 1)``, ``r = 3``
 eigenvectors, ``which="lowest"`` and the ``"decoder"`` readout, and one
 stack of ``N`` primary matrices ``H(x) = H_0 + x_1 H_1 + x_2 H_2`` built by
-``PMMModel.primary_matrices`` from random parameters
+the affine map (``sklearn_pmm._maps.AffineMap``) from random parameters
 (``PMMModel.initial_parameters(np.random.RandomState(0))``), real symmetric
 or complex Hermitian.  All candidates of a row see that same stack.
 
@@ -30,13 +30,16 @@ scipy µs/mat
 LAPACK loop µs/mat
     A Python loop calling ``scipy.linalg.lapack.dsyevd`` / ``zheevd`` (the
     driver numpy uses) on each matrix.
-ours µs/mat
-    ``sklearn_pmm._eigh.eigh_stack``, the package's hot path.
-ours/numpy
-    Throughput of ours over numpy's (numpy time / our time); target >= 0.8.
+predict µs/mat
+    The package's whole prediction path, ``PMMModel.outputs`` (the stack
+    built from the features, eigendecomposed in chunks, read out), per
+    sample.
+predict/eigh
+    Throughput of that prediction path relative to the bare stacked
+    eigensolves of the same stack (numpy time / predict time); target >= 0.8.
 loss+grad ms
     One ``PMMModel.loss_gradient`` evaluation (``SquaredError``, default
-    ``batch_size``, ``n_jobs=None``, ``alpha=0``) on the same ``N`` samples.
+    chunk size 1024, ``n_jobs=None``, ``alpha=0``) on the same ``N`` samples.
 loss+grad / eigh
     That time over one numpy stacked ``eigh`` of the same stack; target
     <= 1.5, i.e. the analytic gradient costs little more than the
@@ -49,9 +52,9 @@ fit ms/iter (iters)
     the fit's fixed overhead (validation, standardisation, start).
 n_jobs=2 speed-up
     Time of one ``loss_gradient`` with ``n_jobs=1`` over its time with
-    ``n_jobs=2``, both with ``batch_size=N // 8`` (eight chunks), a persistent
-    ``Parallel(n_jobs=2, prefer="threads")`` passed as ``parallel=`` and BLAS
-    capped at one thread, as inside ``fit``.  At most 2 on two cores.
+    ``n_jobs=2``, both with chunks of ``N // 8`` samples (eight chunks), an
+    open ``ExecutionPolicy`` (one persistent thread pool) and BLAS capped at
+    one thread, as inside ``fit``.  At most 2 on two cores.
 
 Timings are the best of several repetitions (``--repeats``, more rounds for
 fast calls) with ``time.perf_counter``; the candidates compared in a ratio are
@@ -79,12 +82,14 @@ import scipy.linalg
 import sklearn
 from scipy.linalg import lapack
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.parallel import Parallel
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_pmm import PMMRegressor
-from sklearn_pmm._eigh import eigh_stack
-from sklearn_pmm._loss import PMMModel, SquaredError
+from sklearn_pmm._eigh import ExecutionPolicy
+from sklearn_pmm._loss import SquaredError
+from sklearn_pmm._maps import AffineMap
+from sklearn_pmm._model import PMMModel
+from sklearn_pmm._readout import DecoderReadout
 
 N_FEATURES = 2
 N_EIGENVECTORS = 3
@@ -100,8 +105,8 @@ COLUMNS = [
     "numpy µs/mat",
     "scipy µs/mat",
     "LAPACK loop µs/mat",
-    "ours µs/mat",
-    "ours/numpy",
+    "predict µs/mat",
+    "predict/eigh",
     "loss+grad ms",
     "loss+grad / eigh",
     "fit ms/iter (iters)",
@@ -179,21 +184,23 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
     data_loss = SquaredError()
 
     model = PMMModel(
-        N_FEATURES, 1, size, N_EIGENVECTORS, "decoder", None, "lowest", complex_valued
+        AffineMap(N_FEATURES, size, complex_valued),
+        DecoderReadout(n_outputs=1, n_eigenvectors=N_EIGENVECTORS),
     )
     theta = model.initial_parameters(np.random.RandomState(0))
-    hamiltonians = model.unpack(theta)[0]
-    stack = np.ascontiguousarray(model.primary_matrices(X, hamiltonians))
+    params = model.layout.unpack(theta)
+    stack = np.ascontiguousarray(model.map.matrices(params, X)[:, 0])
     subset = stack[:LOOP_SUBSET]
+    policy = ExecutionPolicy()
 
     with blas_limit(blas_threads):
         # 1-2. Stacked eigensolvers and the loss gradient, interleaved.
         times = best_times(
             {
                 "numpy": lambda: np.linalg.eigh(stack),
-                "ours": lambda: eigh_stack(stack),
+                "ours": lambda: model.outputs(theta, X, policy),
                 "loss": lambda: model.loss_gradient(
-                    theta, X, targets, weights, data_loss, 0.0
+                    theta, X, targets, weights, data_loss, 0.0, policy
                 ),
             },
             repeats=repeats,
@@ -209,11 +216,12 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
             )
         )
     # 4. Threads: n_jobs=1 vs n_jobs=2 over eight chunks, as inside fit.
-    batch_size = max(1, n_samples // 8)
+    chunk_size = max(1, n_samples // 8)
     with (
         threadpool_limits(limits=1, user_api="blas"),
-        Parallel(n_jobs=2, prefer="threads") as parallel,
+        ExecutionPolicy(chunk_size, n_jobs=2) as threaded,
     ):
+        serial = ExecutionPolicy(chunk_size, n_jobs=1)
 
         def loss_jobs(n_jobs):
             return model.loss_gradient(
@@ -223,9 +231,7 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
                 weights,
                 data_loss,
                 0.0,
-                batch_size=batch_size,
-                n_jobs=n_jobs,
-                parallel=parallel,
+                serial if n_jobs == 1 else threaded,
             )
 
         loss_jobs(2)  # warm the thread pool
@@ -360,7 +366,7 @@ def summary_line(rows):
     throughputs = ", ".join(f"{row['throughput']:.2f}" for row in selected)
     losses = ", ".join(f"{row['loss_ratio']:.2f}" for row in selected)
     return (
-        f"Targets at n = {SUMMARY_SIZE}: eigensolver throughput ours/numpy >= "
+        f"Targets at n = {SUMMARY_SIZE}: predict throughput predict/eigh >= "
         f"{THROUGHPUT_TARGET}: {'MET' if throughput_ok else 'MISSED'} "
         f"(worst {worst_throughput['throughput']:.2f} at {where(worst_throughput)};"
         f" all: {throughputs}); loss+grad / eigh <= {LOSS_RATIO_TARGET}: "

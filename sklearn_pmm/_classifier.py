@@ -9,7 +9,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from sklearn_pmm._base import _BasePMM
+from sklearn_pmm._base import _AffinePMM, _BasePMM, leaves_estimator_unchanged_on_error
 from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from sklearn_pmm._loss import SoftmaxCrossEntropy
 
@@ -18,7 +18,179 @@ from sklearn_pmm._loss import SoftmaxCrossEntropy
 _CONSTANT_MODEL_GAP = float(-np.log(np.finfo(np.float64).tiny))
 
 
-class PMMClassifier(ClassifierMixin, _BasePMM):
+class _PMMClassifierBase(ClassifierMixin, _BasePMM):
+    """Softmax classification on any PMM family: fit, probabilities, decisions.
+
+    The PMM has one output per class; the class probabilities are
+    :math:`\\operatorname{softmax}(z/\\tau)`.  Subclasses choose the map.
+    """
+
+    _parameter_constraints: dict = {
+        **_BasePMM._parameter_constraints,
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def _data_loss(self):
+        return SoftmaxCrossEntropy(self.temperature)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @leaves_estimator_unchanged_on_error
+    def fit(self, X, y, sample_weight=None):
+        """Fit the matrices to data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean cross-entropy; multiplied by
+            the class weights.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        warm_candidate = self.warm_start and hasattr(self, "classes_")
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm_candidate)
+        check_classification_targets(y)
+        classes, y_ind = np.unique(y, return_inverse=True)
+        if warm_candidate and list(classes) != list(self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes as in "
+                "the previous call to fit. Previously got "
+                f"{self.classes_}, `y` has {classes}"
+            )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        # "balanced" gives an infinite weight to a class whose samples all
+        # weigh zero; that class carries no weight either way.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            class_weight = compute_class_weight(
+                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
+            )
+        class_weight = np.where(np.isfinite(class_weight), class_weight, 0.0)
+        sample_weight = sample_weight * class_weight[y_ind]
+        class_totals = np.bincount(y_ind, weights=sample_weight, minlength=len(classes))
+        if not class_totals.sum() > 0:
+            raise ValueError(
+                "The sample weights times the class weights sum to zero: no "
+                "class carries any weight."
+            )
+        # Prediction uses the temperature of the fit, whatever set_params does.
+        extra = {"classes_": classes, "_temperature": float(self.temperature)}
+        n_classes = len(classes)
+        if np.count_nonzero(class_totals) == 1:
+            return self._fit_constant(X.shape[1], int(np.argmax(class_totals)), extra)
+        warm = warm_candidate and not self._constant_model
+        extra["_constant_model"] = False
+        onehot = np.zeros((len(y_ind), n_classes))
+        onehot[np.arange(len(y_ind)), y_ind] = 1.0
+        return self._fit_pmm(
+            X,
+            onehot,
+            sample_weight,
+            y_shift=np.zeros(n_classes),
+            y_scale=np.ones(n_classes),
+            warm=warm,
+            extra=extra,
+        )
+
+    def _fit_constant(self, n_features, class_index, extra):
+        """Store a PMM whose outputs are constant and favour one class.
+
+        All matrices are zero, so every output equals its intercept; the
+        intercepts give the class probability one (in float64).
+        """
+        n_classes = len(extra["classes_"])
+        spec = self._model_spec(n_features, n_classes)
+        model = self._build_model(spec)
+        intercept = np.full(n_classes, -_CONSTANT_MODEL_GAP * extra["_temperature"])
+        intercept[class_index] = 0.0
+        theta = np.zeros(model.n_params)
+        theta[model.layout.block_slice("intercept")] = intercept
+        fitted = {"n_iter_": 0, "loss_": 0.0, "loss_curve_": []}
+        extra = {**extra, "_constant_model": True}
+        return self._set_fitted(spec, model, theta, fitted, extra)
+
+    def decision_function(self, X):
+        """Softmax logits :math:`z_k(x)/\\tau` of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For binary problems the log-odds :math:`(z_1 - z_0)/\\tau` of
+            ``classes_[1]`` (positive means ``classes_[1]``); otherwise the
+            logits of every class, whose argmax is the prediction.
+        """
+        outputs = self._outputs(X)
+        if outputs.shape[1] == 2:
+            return (outputs[:, 1] - outputs[:, 0]) / self._temperature
+        return outputs / self._temperature
+
+    def predict(self, X):
+        """Predict the class of the samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The class with the largest probability.
+        """
+        outputs = self._outputs(X)
+        return self.classes_[np.argmax(outputs, axis=1)]
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities.
+
+        Computed with the log-sum-exp shift, so it is accurate for extreme
+        logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities of the classes in the order of ``classes_``.
+        """
+        outputs = self._outputs(X)  # first: raises NotFittedError if unfitted
+        return SoftmaxCrossEntropy(self._temperature).predict_log_proba(outputs)
+
+    def predict_proba(self, X):
+        """Class probabilities :math:`\\operatorname{softmax}(z/\\tau)`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities of the classes in the order of ``classes_``; rows
+            sum to one.
+        """
+        outputs = self._outputs(X)  # first: raises NotFittedError if unfitted
+        return SoftmaxCrossEntropy(self._temperature).predict_proba(outputs)
+
+
+class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     r"""Parametric matrix model classifier.
 
     The features :math:`x \in \mathbb{R}^p` build a Hermitian matrix
@@ -182,11 +354,7 @@ class PMMClassifier(ClassifierMixin, _BasePMM):
     True
     """
 
-    _parameter_constraints: dict = {
-        **_BasePMM._parameter_constraints,
-        "temperature": [Interval(Real, 0, None, closed="neither")],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-    }
+    _parameter_constraints: dict = {**_PMMClassifierBase._parameter_constraints}
 
     def __init__(
         self,
@@ -228,168 +396,3 @@ class PMMClassifier(ClassifierMixin, _BasePMM):
         )
         self.temperature = temperature
         self.class_weight = class_weight
-
-    def _data_loss(self):
-        return SoftmaxCrossEntropy(self.temperature)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the matrices to data.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training inputs.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples in the mean cross-entropy; multiplied by
-            the class weights.
-
-        Returns
-        -------
-        self : object
-            The fitted classifier.
-        """
-        warm_candidate = self.warm_start and hasattr(self, "classes_")
-        X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm_candidate)
-        check_classification_targets(y)
-        classes, y_ind = np.unique(y, return_inverse=True)
-        if warm_candidate and list(classes) != list(self.classes_):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same classes as in "
-                "the previous call to fit. Previously got "
-                f"{self.classes_}, `y` has {classes}"
-            )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        # "balanced" gives an infinite weight to a class whose samples all
-        # weigh zero; that class carries no weight either way.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            class_weight = compute_class_weight(
-                self.class_weight, classes=classes, y=y, sample_weight=sample_weight
-            )
-        class_weight = np.where(np.isfinite(class_weight), class_weight, 0.0)
-        sample_weight = sample_weight * class_weight[y_ind]
-        class_totals = np.bincount(y_ind, weights=sample_weight, minlength=len(classes))
-        if not class_totals.sum() > 0:
-            raise ValueError(
-                "The sample weights times the class weights sum to zero: no "
-                "class carries any weight."
-            )
-        self.classes_ = classes
-        # Prediction uses the temperature of the fit, whatever set_params does.
-        self._temperature = float(self.temperature)
-        n_classes = len(classes)
-        if np.count_nonzero(class_totals) == 1:
-            return self._fit_constant(X.shape[1], int(np.argmax(class_totals)))
-        warm = warm_candidate and not self._constant_model
-        self._constant_model = False
-        onehot = np.zeros((len(y_ind), n_classes))
-        onehot[np.arange(len(y_ind)), y_ind] = 1.0
-        return self._fit_pmm(
-            X,
-            onehot,
-            sample_weight,
-            y_shift=np.zeros(n_classes),
-            y_scale=np.ones(n_classes),
-            warm=warm,
-        )
-
-    def _fit_constant(self, n_features, class_index):
-        """Store a PMM whose outputs are constant and favour one class.
-
-        All matrices are zero, so every output equals its intercept; the
-        intercepts give the class probability one (in float64).
-        """
-        n_classes = len(self.classes_)
-        model = self._build_model(n_features, n_classes)
-        intercept = np.full(n_classes, -_CONSTANT_MODEL_GAP * self._temperature)
-        intercept[class_index] = 0.0
-        n = model.matrix_size
-        hamiltonians = np.zeros((n_features + 1, n, n))
-        secondary = np.zeros((model.readout.n_matrices, n, n))
-        self._constant_model = True
-        theta = model.pack(hamiltonians, secondary, intercept)
-        return self._store_fit(model, theta, n_iter=0, loss=0.0, loss_curve=[])
-
-    def decision_function(self, X):
-        """Softmax logits :math:`z_k(x)/\\tau` of the samples.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
-            For binary problems the log-odds :math:`(z_1 - z_0)/\\tau` of
-            ``classes_[1]`` (positive means ``classes_[1]``); otherwise the
-            logits of every class, whose argmax is the prediction.
-        """
-        outputs = self._outputs(X)
-        if outputs.shape[1] == 2:
-            return (outputs[:, 1] - outputs[:, 0]) / self._temperature
-        return outputs / self._temperature
-
-    def predict(self, X):
-        """Predict the class of the samples.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            The class with the largest probability.
-        """
-        outputs = self._outputs(X)
-        return self.classes_[np.argmax(outputs, axis=1)]
-
-    def predict_log_proba(self, X):
-        """Logarithm of the class probabilities.
-
-        Computed with the log-sum-exp shift, so it is accurate for extreme
-        logits.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities of the classes in the order of ``classes_``.
-        """
-        shifted = self._shifted_logits(X)
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-    def predict_proba(self, X):
-        """Class probabilities :math:`\\operatorname{softmax}(z/\\tau)`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities of the classes in the order of ``classes_``; rows
-            sum to one.
-        """
-        proba = np.exp(self._shifted_logits(X))
-        return proba / proba.sum(axis=1, keepdims=True)
-
-    def _shifted_logits(self, X):
-        """Logits minus their row maximum: every entry <= 0, one entry 0."""
-        outputs = self._outputs(X)
-        # Shift before dividing, so a tiny temperature cannot give inf - inf.
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        with np.errstate(over="ignore"):
-            return shifted / self._temperature

@@ -2,15 +2,16 @@
 """Batched Hermitian eigensolver, its adjoint, and chunked parallel execution.
 
 The hot path is NumPy's stacked ``eigh`` gufunc: it calls LAPACK's
-``syevd``/``heevd`` for every matrix of an ``(N, n, n)`` stack from compiled
+``syevd``/``heevd`` for every matrix of an ``(..., n, n)`` stack from compiled
 code, with no per-matrix Python overhead (``benchmarks/bench_speed.py``
-compares it with ``scipy.linalg.eigh`` and a per-matrix LAPACK loop).
+compares it with ``scipy.linalg.eigh``, the reference API, which loops over a
+stack in Python).  Every function here works over any leading axes: samples,
+and classes where each class has its own matrix.
 """
 
 import functools
 
 import numpy as np
-import scipy.linalg
 from joblib import effective_n_jobs
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import ThreadpoolController
@@ -24,15 +25,15 @@ def eigh_stack(matrices):
 
     Parameters
     ----------
-    matrices : ndarray of shape (N, n, n)
+    matrices : ndarray of shape (..., n, n)
         Real symmetric or complex Hermitian matrices; only the lower triangle
         is read, as in LAPACK.
 
     Returns
     -------
-    eigenvalues : ndarray of shape (N, n)
-    eigenvectors : ndarray of shape (N, n, n)
-        Column ``i`` of ``eigenvectors[s]`` belongs to ``eigenvalues[s, i]``.
+    eigenvalues : ndarray of shape (..., n)
+    eigenvectors : ndarray of shape (..., n, n)
+        Column ``i`` of ``eigenvectors[...]`` belongs to ``eigenvalues[..., i]``.
 
     Examples
     --------
@@ -50,27 +51,36 @@ def broadened_inverse_gaps(eigenvalues, selected_values, broadening):
 
     .. math::
 
-        F_{s,m,k} = \frac{\lambda_{s,k} - \lambda_{s,m}}
-                         {(\lambda_{s,k} - \lambda_{s,m})^2 + \epsilon_s^2},
-        \qquad \epsilon_s = \text{broadening} \cdot
-        \max(\max_m |\lambda_{s,m}|, 1)
+        F_{\dots,m,k} = \frac{\lambda_{k} - \lambda_{m}}
+                         {(\lambda_{k} - \lambda_{m})^2 + \epsilon^2},
+        \qquad \epsilon = \text{broadening} \cdot
+        \max(\max_m |\lambda_{m}|, 1)
 
-    which is exact for separated levels and zero (not infinite) for
-    degenerate ones, including the level itself.
+    per matrix, which is exact for separated levels (to a relative
+    :math:`(\epsilon/\text{gap})^2`) and zero, not infinite, for degenerate
+    ones, including the level itself.
 
     Parameters
     ----------
-    eigenvalues : ndarray of shape (N, n)
-    selected_values : ndarray of shape (N, r)
+    eigenvalues : ndarray of shape (..., n)
+    selected_values : ndarray of shape (..., r)
     broadening : float
 
     Returns
     -------
-    inverse_gaps : ndarray of shape (N, n, r)
+    inverse_gaps : ndarray of shape (..., n, r)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._eigh import broadened_inverse_gaps
+    >>> broadened_inverse_gaps(np.array([[1.0, 3.0]]), np.array([[1.0]]), 1e-8)
+    array([[[ 0. ],
+            [-0.5]]])
     """
-    gaps = selected_values[:, None, :] - eigenvalues[:, :, None]
-    scale = np.maximum(np.abs(eigenvalues).max(axis=1), 1.0)
-    eps2 = (broadening * scale)[:, None, None] ** 2
+    gaps = selected_values[..., None, :] - eigenvalues[..., :, None]
+    scale = np.maximum(np.abs(eigenvalues).max(axis=-1), 1.0)
+    eps2 = (broadening * scale)[..., None, None] ** 2
     return gaps / (gaps * gaps + eps2)
 
 
@@ -99,76 +109,61 @@ def eigh_adjoint_factor(
     eigenvectors, which the caller has): Hellmann–Feynman for the
     eigenvalues, first-order perturbation theory for the eigenvectors, with
     the broadened gaps of :func:`broadened_inverse_gaps`.  Returning the
-    ``(n, r)`` factor keeps the cost at :math:`O(n^2 r)` per sample and lets
-    the caller sum over samples with one GEMM.  The loss must not depend on
-    eigenvector phases.
+    ``(n, r)`` factor keeps the cost at :math:`O(n^2 r)` per matrix.  The loss
+    must not depend on eigenvector phases.
 
     Parameters
     ----------
-    eigenvectors : ndarray of shape (N, n, n)
-    selected_index : ndarray of shape (N, r)
+    eigenvectors : ndarray of shape (..., n, n)
+    selected_index : ndarray of shape (..., r)
         Column of each selected eigenpair in ``eigenvectors``.
-    selected_values : ndarray of shape (N, r)
-    eigenvalues : ndarray of shape (N, n)
-    vectors_grad : ndarray of shape (N, n, r) or None
+    selected_values : ndarray of shape (..., r)
+    eigenvalues : ndarray of shape (..., n)
+    vectors_grad : ndarray of shape (..., n, r) or None
         :math:`\bar V` for the selected eigenvectors.
-    values_grad : ndarray of shape (N, r) or None
+    values_grad : ndarray of shape (..., r) or None
         :math:`\bar\lambda` for the selected eigenvalues.
     broadening : float, default=1e-8
         Relative broadening of degenerate gaps.
 
     Returns
     -------
-    factor : ndarray of shape (N, n, r)
-        :math:`A`, so that :math:`\bar G_s = V_{S,s} A_s^\dagger`.
-    """
-    n_samples, n = eigenvalues.shape
-    r = selected_index.shape[1]
-    if vectors_grad is not None:
-        overlap = np.conj(eigenvectors.transpose(0, 2, 1)) @ vectors_grad
-        coupling = overlap * broadened_inverse_gaps(
-            eigenvalues, selected_values, broadening
-        )
-    else:
-        coupling = np.zeros((n_samples, n, r), dtype=eigenvectors.dtype)
-    if values_grad is not None:
-        samples = np.arange(n_samples)[:, None]
-        coupling[samples, selected_index, np.arange(r)[None, :]] += values_grad
-    return eigenvectors @ coupling
-
-
-def eigh_adjoint(
-    eigenvectors,
-    selected_index,
-    selected_values,
-    eigenvalues,
-    vectors_grad,
-    values_grad,
-    broadening=DEFAULT_BROADENING,
-):
-    """The matrix gradient of :func:`eigh_adjoint_factor`, shape ``(N, n, n)``.
+    factor : ndarray of shape (..., n, r)
+        :math:`A`, so that :math:`\bar G = V_S A^\dagger` per matrix.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._eigh import eigh_adjoint, eigh_stack
+    >>> from sklearn_pmm._eigh import eigh_adjoint_factor, eigh_stack
     >>> values, vectors = eigh_stack(np.array([np.diag([1.0, 2.0])]))
     >>> index = np.array([[0]])
-    >>> eigh_adjoint(vectors, index, values[:, :1], values, None, np.ones((1, 1)))
-    array([[[1., 0.],
-            [0., 0.]]])
+    >>> values_grad = np.ones((1, 1))
+    >>> eigh_adjoint_factor(vectors, index, values[:, :1], values, None, values_grad)
+    array([[[1.],
+            [0.]]])
     """
-    selected_vectors = np.take_along_axis(eigenvectors, selected_index[:, None, :], 2)
-    factor = eigh_adjoint_factor(
-        eigenvectors,
-        selected_index,
-        selected_values,
-        eigenvalues,
-        vectors_grad,
-        values_grad,
-        broadening,
-    )
-    return selected_vectors @ np.conj(factor.transpose(0, 2, 1))
+    if vectors_grad is not None:
+        overlap = np.conj(np.swapaxes(eigenvectors, -1, -2)) @ vectors_grad
+        coupling = overlap * broadened_inverse_gaps(
+            eigenvalues, selected_values, broadening
+        )
+    else:
+        shape = (
+            *selected_index.shape[:-1],
+            eigenvalues.shape[-1],
+            selected_index.shape[-1],
+        )
+        coupling = np.zeros(shape, dtype=eigenvectors.dtype)
+    if values_grad is not None:
+        # Hellmann–Feynman: lambda_bar at the selected rows of V^dagger V_S = I.
+        n, r = coupling.shape[-2:]
+        flat = coupling.reshape(-1, n, r)
+        matrix = np.arange(len(flat))[:, None]
+        flat[matrix, selected_index.reshape(-1, r), np.arange(r)] += (
+            values_grad.reshape(-1, r)
+        )
+        coupling = flat.reshape(coupling.shape)
+    return eigenvectors @ coupling
 
 
 @functools.cache
@@ -177,101 +172,78 @@ def _threadpool_controller():
     return ThreadpoolController()
 
 
-def chunked_map(function, n_samples, *, batch_size, n_jobs, parallel=None):
-    """Apply ``function(batch_slice)`` over fixed chunks, in order.
+def single_blas_thread():
+    """Context manager holding BLAS at one thread.
 
-    The chunks depend only on ``n_samples`` and ``batch_size``, never on
-    ``n_jobs``, and results come back in chunk order, so any reduction the
-    caller does is independent of the number of workers.  Chunks run in
-    threads (LAPACK releases the GIL); with one worker or one chunk they run
-    in a plain loop.  BLAS is held at one thread throughout: the matrices are
-    small, and BLAS threads only contend with the workers.
-
-    Parameters
-    ----------
-    function : callable
-        Called as ``function(slice)``.
-    n_samples : int
-    batch_size : int
-    n_jobs : int or None
-    parallel : Parallel or None
-        An open ``Parallel`` context to reuse across calls.
-
-    Returns
-    -------
-    results : list
-        One result per chunk, in chunk order.
-    """
-    # Plain slices: sklearn's gen_batches validates its arguments on every
-    # call, which costs a quarter of a millisecond per loss evaluation.
-    batches = [
-        slice(start, min(start + batch_size, n_samples))
-        for start in range(0, n_samples, batch_size)
-    ]
-    with _threadpool_controller().limit(limits=1, user_api="blas"):
-        if len(batches) == 1 or effective_n_jobs(n_jobs) == 1:
-            return [function(batch) for batch in batches]
-        if parallel is None:
-            parallel = Parallel(n_jobs=n_jobs, prefer="threads")
-        return parallel(delayed(function)(batch) for batch in batches)
-
-
-def eigh_batched(
-    matrices, *, batch_size=1024, n_jobs=None, subset_by_index=None, driver=None
-):
-    """Eigendecompose an ``(N, n, n)`` Hermitian stack in parallel chunks.
-
-    The default path is :func:`eigh_stack` (LAPACK ``syevd``/``heevd`` from
-    compiled code).  Asking for ``subset_by_index`` or a ``driver`` goes through
-    :func:`scipy.linalg.eigh`, the reference API, which loops over the stack in
-    Python (about 15-40 µs per matrix more at n <= 16).
-
-    Parameters
-    ----------
-    matrices : ndarray of shape (N, n, n)
-    batch_size : int, default=1024
-        Matrices per chunk.
-    n_jobs : int, default=None
-        Number of threads; ``None`` means 1 unless in a
-        :obj:`joblib.parallel_config` context, ``-1`` means all processors.
-    subset_by_index : (int, int), default=None
-        Only the eigenpairs with these (inclusive, ascending) indices.
-    driver : str, default=None
-        A :func:`scipy.linalg.eigh` driver such as ``"evr"`` or ``"evx"``.
-
-    Returns
-    -------
-    eigenvalues : ndarray of shape (N, n) or (N, k)
-    eigenvectors : ndarray of shape (N, n, n) or (N, n, k)
+    Every matrix here is small: BLAS threads only contend with the chunk
+    workers, and L-BFGS-B's own BLAS calls slow down 20-40 fold when they do.
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn_pmm._eigh import eigh_batched
-    >>> stack = np.stack([np.diag([3.0, 1.0]), np.eye(2)])
-    >>> eigh_batched(stack, batch_size=1)[0]
-    array([[1., 3.],
-           [1., 1.]])
-    >>> eigh_batched(stack, subset_by_index=(1, 1))[0]
-    array([[3.],
-           [1.]])
+    >>> from sklearn_pmm._eigh import single_blas_thread
+    >>> with single_blas_thread():
+    ...     pass
     """
-    if subset_by_index is None and driver is None:
-        solve = eigh_stack
-    else:
+    return _threadpool_controller().limit(limits=1, user_api="blas")
 
-        def solve(stack):
-            return scipy.linalg.eigh(
-                stack, subset_by_index=subset_by_index, driver=driver
-            )
 
-    results = chunked_map(
-        lambda batch: solve(matrices[batch]),
-        len(matrices),
-        batch_size=batch_size,
-        n_jobs=n_jobs,
-    )
-    return (
-        np.concatenate([values for values, _ in results]),
-        np.concatenate([vectors for _, vectors in results]),
-    )
+class ExecutionPolicy:
+    """How the samples of one evaluation are split into chunks and run.
+
+    The chunks depend only on the number of samples and ``chunk_size``,
+    never on ``n_jobs``, and results come back in chunk order, so any
+    reduction the caller does is independent of the number of workers.
+    Chunks run in threads (LAPACK releases the GIL); with one worker or one
+    chunk they run in a plain loop.
+
+    Parameters
+    ----------
+    chunk_size : int, default=1024
+        Samples per chunk.
+    n_jobs : int or None, default=None
+        Number of threads; ``None`` means 1 unless in a
+        :obj:`joblib.parallel_config` context, ``-1`` means all processors.
+
+    Examples
+    --------
+    >>> from sklearn_pmm._eigh import ExecutionPolicy
+    >>> policy = ExecutionPolicy(chunk_size=4)
+    >>> policy.map(lambda batch: (batch.start, batch.stop), 10)
+    [(0, 4), (4, 8), (8, 10)]
+    """
+
+    def __init__(self, chunk_size=1024, n_jobs=None):
+        self.chunk_size = int(chunk_size)
+        self.n_jobs = n_jobs
+        self._parallel = None
+
+    def __enter__(self):
+        """Keep one thread pool open across calls (an L-BFGS run)."""
+        if effective_n_jobs(self.n_jobs) > 1:
+            self._parallel = Parallel(n_jobs=self.n_jobs, prefer="threads")
+            self._parallel.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._parallel is not None:
+            parallel, self._parallel = self._parallel, None
+            return parallel.__exit__(*exc_info)
+        return None
+
+    def serial(self):
+        """The same chunks, run in the calling thread."""
+        return ExecutionPolicy(self.chunk_size, n_jobs=1)
+
+    def map(self, function, n_samples):
+        """``[function(chunk_slice) for each chunk]``, in chunk order."""
+        # Plain slices: sklearn's gen_batches validates its arguments on every
+        # call, which costs a quarter of a millisecond per loss evaluation.
+        batches = [
+            slice(start, min(start + self.chunk_size, n_samples))
+            for start in range(0, n_samples, self.chunk_size)
+        ]
+        with single_blas_thread():
+            if len(batches) == 1 or effective_n_jobs(self.n_jobs) == 1:
+                return [function(batch) for batch in batches]
+            parallel = self._parallel or Parallel(n_jobs=self.n_jobs, prefer="threads")
+            return parallel(delayed(function)(batch) for batch in batches)

@@ -1,25 +1,36 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Eigenvector selection and PMM readouts, each with its forward and backward pass.
+"""Eigenvector selection and the PMM readouts, in one registry.
 
-Notation: ``N`` samples, matrix size ``n``, ``r`` selected eigenvectors,
-``q`` outputs, ``M`` secondary (decoder or observable) matrices per output.
-Gradients with respect to complex quantities follow the convention
+A readout turns the selected eigenpairs of each primary matrix into outputs.
+Every readout implements the contract of :class:`Readout` (its parameter
+blocks, initial draw, forward and backward passes, sample-independent offset
+and its gradient, and how it absorbs a scaling of the outputs) and is found by
+name in :data:`READOUTS`; adding a readout touches this module only.
+
+Notation: ``N`` samples, ``S`` systems (primary matrices per sample: one for
+the affine map, one per class for the image map), matrix size ``n``, ``r``
+selected eigenpairs, ``q`` outputs per system, ``M`` secondary (decoder or
+observable) matrices per output.  Gradients with respect to complex
+quantities follow the convention
 :math:`dL = \\operatorname{Re}\\sum \\overline{\\bar x}\\, dx`.
 """
 
 import numbers
+from abc import ABC, abstractmethod
 
 import numpy as np
+
+from sklearn_pmm._params import ParameterBlock, ParameterLayout
 
 WHICH_OPTIONS = ("lowest", "highest", "largest_magnitude")
 
 
 def select_eigenpairs(eigenvalues, n_select, which):
-    """Columns of the selected eigenpairs for every sample.
+    """Columns of the selected eigenpairs of every matrix.
 
     Parameters
     ----------
-    eigenvalues : ndarray of shape (N, n)
+    eigenvalues : ndarray of shape (..., n)
         Ascending eigenvalues.
     n_select : int
         Number ``r`` of eigenpairs to select.
@@ -33,7 +44,7 @@ def select_eigenpairs(eigenvalues, n_select, which):
 
     Returns
     -------
-    index : ndarray of shape (N, r)
+    index : ndarray of shape (..., r)
 
     Examples
     --------
@@ -42,7 +53,7 @@ def select_eigenpairs(eigenvalues, n_select, which):
     >>> select_eigenpairs(np.array([[-3.0, -1.0, 2.0]]), 2, "largest_magnitude")
     array([[0, 2]])
     """
-    n_samples, n = eigenvalues.shape
+    n = eigenvalues.shape[-1]
     if which == "lowest":
         columns = np.arange(n_select)
     elif isinstance(which, numbers.Integral) and 0 <= which <= n - n_select:
@@ -50,13 +61,14 @@ def select_eigenpairs(eigenvalues, n_select, which):
     elif which == "highest":
         columns = np.arange(n - 1, n - 1 - n_select, -1)
     elif which == "largest_magnitude":
-        return np.argsort(-np.abs(eigenvalues), axis=1, kind="stable")[:, :n_select]
+        order = np.argsort(-np.abs(eigenvalues), axis=-1, kind="stable")
+        return order[..., :n_select]
     else:
         raise ValueError(
             f"which must be one of {WHICH_OPTIONS} or an integer level in "
             f"[0, {n - n_select}], got {which!r}."
         )
-    return np.broadcast_to(columns, (n_samples, n_select))
+    return np.broadcast_to(columns, (*eigenvalues.shape[:-1], n_select))
 
 
 def spectral_norm_squared(matrices):
@@ -64,12 +76,12 @@ def spectral_norm_squared(matrices):
 
     Parameters
     ----------
-    matrices : ndarray of shape (m, n, n)
+    matrices : ndarray of shape (..., n, n)
 
     Returns
     -------
-    norm_squared : ndarray of shape (m,)
-    matrix_grad : ndarray of shape (m, n, n)
+    norm_squared : ndarray of shape (...)
+    matrix_grad : ndarray of shape (..., n, n)
         :math:`2\mu\, u u^\dagger`, with :math:`\mu` the eigenvalue of largest
         magnitude and :math:`u` its eigenvector.
 
@@ -81,106 +93,206 @@ def spectral_norm_squared(matrices):
     array([9.])
     """
     values, vectors = np.linalg.eigh(matrices)
-    top = np.argmax(np.abs(values), axis=1)
-    mu = np.take_along_axis(values, top[:, None], 1)[:, 0]
-    u = np.take_along_axis(vectors, top[:, None, None], 2)[:, :, 0]
-    grad = 2 * mu[:, None, None] * u[:, :, None] * np.conj(u[:, None, :])
+    top = np.argmax(np.abs(values), axis=-1)[..., None]
+    mu = np.take_along_axis(values, top, -1)[..., 0]
+    u = np.take_along_axis(vectors, top[..., None], -1)[..., 0]
+    grad = 2 * mu[..., None, None] * u[..., :, None] * np.conj(u[..., None, :])
     return mu**2, grad
 
 
-class EigenvalueReadout:
-    r"""Selected eigenvalues as outputs: :math:`z_k = \lambda_k(x) + g_k`.
+class Readout(ABC):
+    r"""The contract every readout implements.
 
-    The affine eigenvalue PMM of the universal-approximation theorem.  Needs
-    ``n_select >= n_outputs``; output ``k`` reads the ``k``-th selected level.
+    A readout reads ``q`` outputs per system from the ``r`` selected
+    eigenpairs, through secondary matrices (the block ``"decoders"``, shape
+    ``(S, q * M, n, n)``) and a sample-independent offset.  The model adds one
+    intercept per output itself.
 
     Parameters
     ----------
     n_outputs : int
-    n_select : int
+        Outputs ``q`` per system.
+    n_eigenvectors : int
+        Eigenpairs ``r`` read per system.
+    n_decoders : int or None, default=None
+        Secondary matrices per output; ``None`` means one per eigenvector pair
+        (or per eigenvector), as the readout defines.
+    n_systems : int, default=1
+        Primary matrices ``S`` per sample, each with its own secondary
+        matrices.
+
+    Attributes
+    ----------
+    n_levels : int
+        Eigenpairs the model must select per system.
+    n_per_output : int
+        Secondary matrices ``M`` per output (0 if the readout has none).
+    needs_vectors : bool
+        Whether :meth:`forward` reads eigenvectors.
+    """
+
+    needs_vectors = True
+
+    def __init__(self, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
+        self.n_outputs = n_outputs
+        self.n_eigenvectors = n_eigenvectors
+        self.n_decoders = n_decoders
+        self.n_systems = n_systems
+        self.n_levels = n_eigenvectors
+        self.n_per_output = 0
+
+    def validate(self, matrix_size):
+        """Raise ``ValueError`` if the readout cannot work with this matrix size."""
+        if self.n_levels > matrix_size:
+            raise ValueError(
+                f"n_eigenvectors={self.n_levels} must be at most "
+                f"matrix_size={matrix_size}."
+            )
+
+    def blocks(self, matrix_size, complex_valued):
+        """The readout's parameter blocks."""
+        if not self.n_per_output:
+            return []
+        kind = "hermitian" if complex_valued else "symmetric"
+        shape = (self.n_systems, self.n_outputs * self.n_per_output)
+        return [ParameterBlock("decoders", kind, (*shape, matrix_size, matrix_size))]
+
+    def initial_parameters(self, random_state, matrix_size, complex_valued, scale=0.5):
+        r"""Random secondary matrices, packed floats of deviation ``scale / sqrt(n)``.
+
+        Parameters
+        ----------
+        random_state : numpy.random.RandomState
+        matrix_size : int
+        complex_valued : bool
+        scale : float, default=0.5
+
+        Returns
+        -------
+        params : dict
+        """
+        layout = ParameterLayout(self.blocks(matrix_size, complex_valued))
+        raw = random_state.standard_normal(layout.n_params)
+        return layout.unpack(raw * (scale / np.sqrt(matrix_size)))
+
+    @abstractmethod
+    def forward(self, vectors, values, params):
+        """Outputs of the selected eigenpairs, without offset and intercepts.
+
+        Parameters
+        ----------
+        vectors : ndarray of shape (N, S, n, r) or None
+        values : ndarray of shape (N, S, r)
+        params : dict
+            The model's parameters (the readout reads its own blocks).
+
+        Returns
+        -------
+        outputs : ndarray of shape (N, S, q)
+        cache : object
+            Whatever :meth:`backward` needs.
+        """
+
+    @abstractmethod
+    def backward(self, outputs_grad, vectors, cache, params):
+        """Gradients given :math:`\\bar z` of shape ``(N, S, q)``.
+
+        Returns
+        -------
+        vectors_grad : ndarray of shape (N, S, n, r) or None
+        values_grad : ndarray of shape (N, S, r) or None
+        grads : dict
+            Gradients of the readout's blocks, summed over the samples.
+        """
+
+    def offset(self, params):
+        """Sample-independent part of the outputs, shape ``(S, q)``, and a cache."""
+        return np.zeros((self.n_systems, self.n_outputs)), None
+
+    def offset_gradient(self, outputs_grad_sum, cache):
+        """Block gradients of the offset given :math:`\\sum_s \\bar z_s` (S, q)."""
+        return {}
+
+    def scale_outputs(self, params, y_scale):
+        """Parameters whose outputs are multiplied by ``y_scale`` (shape (q,), > 0).
+
+        Returns
+        -------
+        params : dict
+            The readout's blocks, scaled.
+        primary_factor : float or None
+            A common factor the primary matrices must be multiplied by, if
+            the readout cannot absorb the scaling itself.
+        """
+        return {}, None
+
+
+class EigenvalueReadout(Readout):
+    r"""Selected eigenvalues as outputs: :math:`z_k = \lambda_k(x) + g_k`.
+
+    The affine eigenvalue PMM of the universal-approximation theorem.  Output
+    ``k`` reads the ``k``-th selected level; ``max(n_eigenvectors,
+    n_outputs)`` levels are selected, so every output has its own level.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_pmm._readout import EigenvalueReadout
-    >>> readout = EigenvalueReadout(n_outputs=1, n_select=1)
-    >>> readout.n_matrices
-    0
+    >>> readout = EigenvalueReadout(n_outputs=2, n_eigenvectors=1)
+    >>> readout.n_levels
+    2
+    >>> readout.forward(None, np.array([[[-1.0, 2.0]]]), {})[0]
+    array([[[-1.,  2.]]])
     """
 
-    kind = "eigenvalues"
-    n_matrices = 0
     needs_vectors = False
 
-    def __init__(self, n_outputs, n_select):
-        self.n_outputs = n_outputs
-        self.n_select = n_select
+    def __init__(self, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
+        super().__init__(n_outputs, n_eigenvectors, n_decoders, n_systems)
+        self.n_levels = max(n_eigenvectors, n_outputs)
 
-    def offset(self, matrices):
-        return np.zeros(self.n_outputs), None
+    def validate(self, matrix_size):
+        if self.n_levels > matrix_size:
+            raise ValueError(
+                f"The eigenvalue readout reads one level per output: "
+                f"max(n_eigenvectors={self.n_eigenvectors}, n_outputs="
+                f"{self.n_outputs}) = {self.n_levels} levels, but "
+                f"matrix_size={matrix_size}."
+            )
 
-    def forward(self, vectors, values, matrices):
-        return values[:, : self.n_outputs].copy(), None
+    def forward(self, vectors, values, params):
+        return values[..., : self.n_outputs].copy(), None
 
-    def backward(self, outputs_grad, vectors, cache, matrices):
-        values_grad = np.zeros((len(outputs_grad), self.n_select))
-        values_grad[:, : self.n_outputs] = outputs_grad
-        return None, values_grad, None
+    def backward(self, outputs_grad, vectors, cache, params):
+        values_grad = np.zeros((*outputs_grad.shape[:-1], self.n_levels))
+        values_grad[..., : self.n_outputs] = outputs_grad
+        return None, values_grad, {}
 
-    def offset_gradient(self, outputs_grad_sum, offset_grad):
-        return None
+    def scale_outputs(self, params, y_scale):
+        if not np.allclose(y_scale, y_scale[0], rtol=1e-12, atol=0):
+            raise ValueError("The eigenvalue readout needs one common y_scale.")
+        return {}, float(y_scale[0])
 
 
-class MatrixReadout:
-    r"""Decoder (transition-probability) and expectation-value readouts.
+class _TermReadout(Readout):
+    r"""Readouts that are sums of terms :math:`v_i^\dagger D_{km} v_j`.
 
     With :math:`W_{kmij} = v_i^\dagger D_{km} v_j` for the selected
-    eigenvectors,
-
-    - ``"decoder"``: :math:`z_k = g_k + \sum_m \sum_{(i,j)\in P_m}
-      \left(|W_{kmij}|^2 - \tfrac12 \|D_{km}\|_2^2\right)`;
-    - ``"expectation"``: :math:`z_k = g_k + \sum_m \sum_{i \in P_m} W_{kmii}`.
-
-    By default (``n_decoders=None``) there is one matrix per eigenvector pair
-    :math:`i \le j` (decoder) or per eigenvector (expectation), so
-    :math:`P_m` holds one pair; ``n_decoders=l`` gives ``l`` matrices per
-    output, each shared by all pairs.
-
-    Each (matrix, pair) combination is a *term*; forward and backward passes
-    work on all terms at once: one ``(n, n) x (n, N)`` GEMM per term applies
-    the matrices, and the sums over samples are GEMMs too.
-
-    Parameters
-    ----------
-    kind : {"decoder", "expectation"}
-    n_outputs : int
-    n_select : int
-    n_decoders : int or None
-
-    Examples
-    --------
-    >>> from sklearn_pmm._readout import MatrixReadout
-    >>> MatrixReadout("decoder", n_outputs=1, n_select=3, n_decoders=None).n_matrices
-    6
+    eigenvectors, each (matrix, pair) combination is a *term*.  By default
+    (``n_decoders=None``) there is one matrix per pair in :attr:`pairs`, so
+    each matrix has one term; ``n_decoders=l`` gives ``l`` matrices per
+    output, each shared by all pairs.  Forward and backward passes work on
+    all terms of all systems at once: one ``(n, n) x (n, N)`` GEMM per term
+    applies the matrices, and the sums over samples are GEMMs too.
     """
 
-    needs_vectors = True
-
-    def __init__(self, kind, n_outputs, n_select, n_decoders):
-        self.kind = kind
-        self.n_outputs = n_outputs
-        self.n_select = n_select
-        r = n_select
-        if kind == "decoder":
-            pairs = [(i, j) for i in range(r) for j in range(i, r)]
-        else:
-            pairs = [(i, i) for i in range(r)]
-        if n_decoders is None:
-            per_output = [[pair] for pair in pairs]
-        else:
-            per_output = [pairs] * n_decoders
+    def __init__(self, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
+        super().__init__(n_outputs, n_eigenvectors, n_decoders, n_systems)
+        pairs = self.pairs(n_eigenvectors)
+        per_output = (
+            [[pair] for pair in pairs] if n_decoders is None else [pairs] * n_decoders
+        )
         self.n_per_output = len(per_output)
-        self.n_matrices = n_outputs * self.n_per_output
         terms = [
             (k * self.n_per_output + m, i, j, k)
             for k in range(n_outputs)
@@ -190,75 +302,154 @@ class MatrixReadout:
         self._matrix, self._left, self._right, self._output = (
             np.array(column) for column in zip(*terms, strict=True)
         )
-        self._terms_per_matrix = np.bincount(self._matrix, minlength=self.n_matrices)
-        eye = np.eye(r)
+        self._terms_per_matrix = np.bincount(
+            self._matrix, minlength=n_outputs * self.n_per_output
+        )
+        eye = np.eye(n_eigenvectors)
         self._left_onehot, self._right_onehot = eye[self._left], eye[self._right]
         self._output_onehot = np.eye(n_outputs)[self._output]
 
-    def offset(self, matrices):
-        """Sample-independent centring :math:`-\\frac12\\sum \\|D\\|_2^2` per output."""
-        if self.kind != "decoder":
-            return np.zeros(self.n_outputs), None
-        norms, norm_grad = spectral_norm_squared(matrices)
-        centring = -0.5 * norms * self._terms_per_matrix
-        return centring.reshape(self.n_outputs, self.n_per_output).sum(
-            axis=1
-        ), norm_grad
+    @staticmethod
+    @abstractmethod
+    def pairs(n_eigenvectors):
+        """The eigenvector pairs ``(i, j)`` read by each matrix."""
 
-    def offset_gradient(self, outputs_grad_sum, norm_grad):
-        """Gradient of the centring given the summed output gradients."""
-        if self.kind != "decoder":
-            return None
-        weight = -0.5 * np.repeat(outputs_grad_sum, self.n_per_output)
-        weight *= self._terms_per_matrix
-        return weight[:, None, None] * norm_grad
+    @abstractmethod
+    def _terms(self, overlaps):
+        """Real term values from the overlaps :math:`W`, shape (S * T, N)."""
 
-    def forward(self, vectors, values, matrices):
-        # (r, n, N) once, then each term's vectors by indexing the first axis.
-        by_vector = np.ascontiguousarray(vectors.transpose(2, 1, 0))
-        left, right = by_vector[self._left], by_vector[self._right]
-        term_matrices = matrices[self._matrix]
+    @abstractmethod
+    def _overlaps_grad(self, weights, overlaps):
+        """:math:`\\bar W` from the terms' output weights, shape (S * T, N)."""
+
+    def forward(self, vectors, values, params):
+        matrices = params["decoders"]
+        n_systems, n = matrices.shape[0], matrices.shape[-1]
+        n_terms, n_samples = len(self._matrix), vectors.shape[0]
+        # (S, r, n, N) once, then each term's vectors by indexing; systems and
+        # terms share one stacked axis.
+        by_vector = np.ascontiguousarray(vectors.transpose(1, 3, 2, 0))
+        left = by_vector[:, self._left].reshape(n_systems * n_terms, n, n_samples)
+        right = by_vector[:, self._right].reshape(n_systems * n_terms, n, n_samples)
+        term_matrices = matrices[:, self._matrix].reshape(n_systems * n_terms, n, n)
         # One (n, n) x (n, N) GEMM per term: D v_j only for the pairs in use.
         applied_right = term_matrices @ right
         overlaps = np.einsum("tas,tas->ts", np.conj(left), applied_right)
-        if self.kind == "decoder":
-            terms = overlaps.real**2 + overlaps.imag**2
-        else:
-            terms = overlaps.real
-        outputs = terms.T @ self._output_onehot
-        return outputs, (left, right, applied_right, overlaps)
+        terms = self._terms(overlaps).reshape(n_systems, n_terms, n_samples)
+        outputs = np.matmul(terms.transpose(0, 2, 1), self._output_onehot)
+        return outputs.transpose(1, 0, 2), (left, right, applied_right, overlaps)
 
-    def backward(self, outputs_grad, vectors, cache, matrices):
+    def backward(self, outputs_grad, vectors, cache, params):
         left, right, applied_right, overlaps = cache
-        weights = (outputs_grad @ self._output_onehot.T).T  # (T, N)
-        overlaps_grad = 2 * weights * overlaps if self.kind == "decoder" else weights
+        matrices = params["decoders"]
+        n_systems, n = matrices.shape[0], matrices.shape[-1]
+        n_terms, n_samples = len(self._matrix), outputs_grad.shape[0]
+        weights = np.matmul(outputs_grad.transpose(1, 0, 2), self._output_onehot.T)
+        weights = weights.transpose(0, 2, 1).reshape(n_systems * n_terms, n_samples)
+        overlaps_grad = self._overlaps_grad(weights, overlaps)
         # dL/dD_c = sum over its terms and samples of Wbar v_i v_j^dagger.
         term_grads = (left * overlaps_grad[:, None, :]) @ np.conj(
             right.transpose(0, 2, 1)
         )
-        if len(self._matrix) == len(matrices):
+        term_grads = term_grads.reshape(n_systems, n_terms, n, n)
+        if n_terms == matrices.shape[1]:
             matrices_grad = term_grads
         else:
-            matrices_grad = np.zeros_like(matrices, dtype=term_grads.dtype)
-            np.add.at(matrices_grad, self._matrix, term_grads)
+            matrices_grad = np.zeros(matrices.shape, dtype=term_grads.dtype)
+            np.add.at(matrices_grad, (slice(None), self._matrix), term_grads)
         # dL/dv_j += Wbar D v_i and dL/dv_i += conj(Wbar) D v_j, per term.
-        applied_left = matrices[self._matrix] @ left
-        to_right = applied_left * overlaps_grad[:, None, :]
-        to_left = applied_right * np.conj(overlaps_grad)[:, None, :]
-        vectors_grad = np.tensordot(to_right, self._right_onehot, axes=(0, 0))
-        vectors_grad += np.tensordot(to_left, self._left_onehot, axes=(0, 0))
-        return vectors_grad.transpose(1, 0, 2), None, matrices_grad
+        term_matrices = matrices[:, self._matrix].reshape(n_systems * n_terms, n, n)
+        applied_left = term_matrices @ left
+        to_right = (applied_left * overlaps_grad[:, None, :]).reshape(
+            n_systems, n_terms, n, n_samples
+        )
+        to_left = (applied_right * np.conj(overlaps_grad)[:, None, :]).reshape(
+            n_systems, n_terms, n, n_samples
+        )
+        vectors_grad = np.tensordot(to_right, self._right_onehot, axes=(1, 0))
+        vectors_grad += np.tensordot(to_left, self._left_onehot, axes=(1, 0))
+        return vectors_grad.transpose(2, 0, 1, 3), None, {"decoders": matrices_grad}
 
 
-def make_readout(readout, n_outputs, n_select, n_decoders):
-    """The readout object for a readout name.
+class DecoderReadout(_TermReadout):
+    r"""Decoder (transition-probability) readout.
+
+    .. math::
+
+        z_k = \sum_m \sum_{(i,j)\in P_m}
+              \left(|v_i^\dagger D_{km} v_j|^2 - \tfrac12 \|D_{km}\|_2^2\right)
+
+    over the pairs :math:`i \le j` (one matrix per pair by default).  The
+    centring makes each term lie in :math:`[-\frac12\|D\|^2, \frac12\|D\|^2]`.
 
     Examples
     --------
-    >>> from sklearn_pmm._readout import make_readout
-    >>> make_readout("expectation", 2, 3, None).n_matrices
+    >>> from sklearn_pmm._readout import DecoderReadout
+    >>> DecoderReadout(n_outputs=1, n_eigenvectors=3).n_per_output
     6
     """
-    if readout == "eigenvalues":
-        return EigenvalueReadout(n_outputs, n_select)
-    return MatrixReadout(readout, n_outputs, n_select, n_decoders)
+
+    @staticmethod
+    def pairs(n_eigenvectors):
+        r = n_eigenvectors
+        return [(i, j) for i in range(r) for j in range(i, r)]
+
+    def _terms(self, overlaps):
+        return overlaps.real**2 + overlaps.imag**2
+
+    def _overlaps_grad(self, weights, overlaps):
+        return 2 * weights * overlaps
+
+    def offset(self, params):
+        """The centring :math:`-\\frac12\\sum \\|D\\|_2^2` per output, shape (S, q)."""
+        matrices = params["decoders"]
+        norms, norm_grad = spectral_norm_squared(matrices)
+        centring = -0.5 * norms * self._terms_per_matrix
+        shape = (matrices.shape[0], self.n_outputs, self.n_per_output)
+        return centring.reshape(shape).sum(axis=-1), norm_grad
+
+    def offset_gradient(self, outputs_grad_sum, cache):
+        weight = -0.5 * np.repeat(outputs_grad_sum, self.n_per_output, axis=-1)
+        weight *= self._terms_per_matrix
+        return {"decoders": weight[..., None, None] * cache}
+
+    def scale_outputs(self, params, y_scale):
+        # |v^dagger D v|^2 and ||D||^2 are quadratic in D.
+        factor = np.sqrt(np.repeat(y_scale, self.n_per_output))
+        return {"decoders": params["decoders"] * factor[:, None, None]}, None
+
+
+class ExpectationReadout(_TermReadout):
+    r"""Expectation values :math:`z_k = \sum_m \sum_{i \in P_m} v_i^\dagger D_{km} v_i`.
+
+    One observable per eigenvector by default; ``n_decoders=l`` gives ``l``
+    observables per output, each summed over all selected eigenvectors.
+
+    Examples
+    --------
+    >>> from sklearn_pmm._readout import ExpectationReadout
+    >>> ExpectationReadout(n_outputs=2, n_eigenvectors=3).n_per_output
+    3
+    """
+
+    @staticmethod
+    def pairs(n_eigenvectors):
+        return [(i, i) for i in range(n_eigenvectors)]
+
+    def _terms(self, overlaps):
+        return overlaps.real
+
+    def _overlaps_grad(self, weights, overlaps):
+        return weights
+
+    def scale_outputs(self, params, y_scale):
+        factor = np.repeat(y_scale, self.n_per_output)
+        return {"decoders": params["decoders"] * factor[:, None, None]}, None
+
+
+READOUTS = {
+    "decoder": DecoderReadout,
+    "expectation": ExpectationReadout,
+    "eigenvalues": EigenvalueReadout,
+}
+"""Readout classes by the name the estimators' ``readout`` parameter takes."""

@@ -5,12 +5,13 @@ import numpy as np
 from sklearn.base import MultiOutputMixin, RegressorMixin
 from sklearn.utils.validation import validate_data
 
-from sklearn_pmm._base import _BasePMM, weighted_mean_scale
+from sklearn_pmm._base import _AffinePMM, _BasePMM, leaves_estimator_unchanged_on_error
 from sklearn_pmm._compat import _check_sample_weight, _fit_context
 from sklearn_pmm._loss import SquaredError
+from sklearn_pmm._maps import weighted_mean_scale
 
 
-class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
+class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
     r"""Parametric matrix model regressor.
 
     The features :math:`x \in \mathbb{R}^p` build a Hermitian matrix
@@ -170,6 +171,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         return SquaredError()
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @leaves_estimator_unchanged_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit the matrices to data.
 
@@ -200,7 +202,6 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        self._y_ndim = y.ndim
         targets = y.reshape(len(y), -1)
         y_shift, y_scale = weighted_mean_scale(targets, sample_weight)
         if self.readout == "eigenvalues":
@@ -212,6 +213,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _BasePMM):
             y_shift,
             y_scale,
             warm=warm_candidate,
+            extra={"_y_ndim": y.ndim},
         )
 
     def predict(self, X):

@@ -73,6 +73,8 @@ def manual_selected(est, X):
     """Selected eigenvalues and eigenvectors (in selection order) per row."""
     values, vectors = np.linalg.eigh(manual_primary(est, X))
     r = est.n_eigenvectors
+    if est.readout == "eigenvalues":  # one level per output
+        r = max(r, len(est.intercept_))
     if est.which == "lowest":
         order = np.tile(np.arange(r), (len(X), 1))
     elif est.which == "highest":
@@ -568,9 +570,15 @@ def test_more_eigenvectors_than_matrix_size():
         fit(X, y, matrix_size=3, n_eigenvectors=4)
 
 
-def test_eigenvalue_readout_needs_an_eigenvalue_per_output():
+@ignore_convergence
+def test_eigenvalue_readout_reads_one_level_per_output():
     X, y = make_data(n_samples=20, n_outputs=3)
-    with pytest.raises(ValueError, match=r"n_eigenvectors >= n_outputs"):
+    est = fit(X, y, readout="eigenvalues", n_eigenvectors=2, max_iter=20)
+    # Output k is level k of H(x) plus its intercept.
+    levels = est.eigenvalues(X)
+    assert_allclose(est.predict(X), levels[:, :3] + est.intercept_, rtol=1e-12)
+    X, y = make_data(n_samples=20, n_outputs=4)
+    with pytest.raises(ValueError, match=r"4 levels, but matrix_size=3"):
         fit(X, y, readout="eigenvalues", n_eigenvectors=2)
 
 
