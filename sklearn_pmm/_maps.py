@@ -100,6 +100,17 @@ class PrimaryMap(ABC):
     def scale(self, params, factor):
         """Parameters whose every primary matrix is multiplied by ``factor``."""
 
+    def smoothness_penalty(self, params):
+        """A scale-free measure of how fast the matrices vary with the inputs.
+
+        Returns
+        -------
+        value : float
+        grads : dict
+            Its gradient per block (same convention as :meth:`backward`).
+        """
+        return 0.0, {}
+
 
 def weighted_mean_scale(values, sample_weight):
     """Weighted mean and standard deviation per column (zero scales become 1).
@@ -218,6 +229,33 @@ class AffineMap(PrimaryMap):
             **params,
             "constant": params["constant"] * factor,
             "couplings": params["couplings"] * factor,
+        }
+
+    def smoothness_penalty(self, params):
+        r"""Coupling strength relative to the spread of :math:`H_0`'s spectrum.
+
+        .. math::
+
+            P = \frac{\sum_{l \ge 1} \|H_l\|_F^2}{\|\tilde H_0\|_F^2 + \epsilon},
+            \qquad \tilde H_0 = H_0 - \tfrac{\operatorname{tr} H_0}{n} I
+
+        (:math:`\|\tilde H_0\|_F^2 = \sum_i (\lambda_i - \bar\lambda)^2`).
+        The eigenvectors of :math:`H(x)`, and so the decoder and expectation
+        readouts, do not change when every matrix is scaled, so only this
+        ratio says how fast the outputs can vary with ``x``: an L2 penalty on
+        the :math:`H_l` alone could be escaped by shrinking :math:`H_0` with
+        them.  :math:`\epsilon = 10^{-12}` keeps :math:`P` finite at
+        :math:`H_0 \propto I`.
+        """
+        n = self.matrix_size
+        couplings = params["couplings"]
+        centred = params["constant"] - np.trace(params["constant"]).real / n * np.eye(n)
+        spread = np.vdot(centred, centred).real + 1e-12
+        strength = np.vdot(couplings, couplings).real
+        value = strength / spread
+        return value, {
+            "constant": (-2 * value / spread) * centred,
+            "couplings": (2 / spread) * couplings,
         }
 
 

@@ -309,6 +309,11 @@ class _TermReadout(Readout):
         self._left_onehot, self._right_onehot = eye[self._left], eye[self._right]
         self._output_onehot = np.eye(n_outputs)[self._output]
 
+    def _factor(self, y_scale):
+        """Per-matrix output scale, shape (S, q * M, 1, 1), of ``y_scale`` (S * q,)."""
+        per_output = np.reshape(y_scale, (self.n_systems, self.n_outputs))
+        return np.repeat(per_output, self.n_per_output, axis=-1)[..., None, None]
+
     @staticmethod
     @abstractmethod
     def pairs(n_eigenvectors):
@@ -415,8 +420,7 @@ class DecoderReadout(_TermReadout):
 
     def scale_outputs(self, params, y_scale):
         # |v^dagger D v|^2 and ||D||^2 are quadratic in D.
-        factor = np.sqrt(np.repeat(y_scale, self.n_per_output))
-        return {"decoders": params["decoders"] * factor[:, None, None]}, None
+        return {"decoders": params["decoders"] * np.sqrt(self._factor(y_scale))}, None
 
 
 class ExpectationReadout(_TermReadout):
@@ -443,8 +447,7 @@ class ExpectationReadout(_TermReadout):
         return weights
 
     def scale_outputs(self, params, y_scale):
-        factor = np.repeat(y_scale, self.n_per_output)
-        return {"decoders": params["decoders"] * factor[:, None, None]}, None
+        return {"decoders": params["decoders"] * self._factor(y_scale)}, None
 
 
 READOUTS = {

@@ -4,62 +4,77 @@
 Gradients of complex quantities follow the convention
 ``dL = Re sum conj(xbar) dx``.  Every analytic gradient is compared with
 central finite differences on random inputs (fixed seeds), for real symmetric
-and complex Hermitian matrices, along Hermitian directions where the input is
-a Hermitian matrix.  Degenerate spectra must give finite values, and results
-must not depend on ``batch_size`` or ``n_jobs``.
+and complex Hermitian matrices.  Matrix inputs are perturbed through their
+packed floats, so the checks see exactly the directions a parameter vector
+can move in.
+
+The tests are parametrised over the registries: every packing kind of
+``PACKING_KINDS``, every readout of ``READOUTS``, every data loss of
+``DATA_LOSSES`` and every primary map of ``MAP_FACTORIES`` (which must cover
+``sklearn_pmm._maps.MAPS``), so a new map, readout or loss is
+finite-difference checked as soon as it is registered.
+
+Tolerances are about ten times the worst error measured with the seeds
+below; run with ``PMM_FD_LOG=path`` to append every measured error to
+``path`` (one ``group error`` line per check) and re-derive them.
 """
 
 import contextlib
+import os
 import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
-from sklearn.utils import gen_batches
-from sklearn.utils.parallel import Parallel
+from scipy.special import log_softmax, softmax
 
 from sklearn_pmm._eigh import (
     DEFAULT_BROADENING,
+    ExecutionPolicy,
     broadened_inverse_gaps,
-    chunked_map,
-    eigh_adjoint,
-    eigh_batched,
+    eigh_adjoint_factor,
     eigh_stack,
 )
 from sklearn_pmm._hermitian import HermitianPacking
-from sklearn_pmm._loss import PMMModel, SoftmaxCrossEntropy, SquaredError
+from sklearn_pmm._loss import DATA_LOSSES, SoftmaxCrossEntropy, SquaredError
+from sklearn_pmm._maps import MAPS, AffineMap, GramWindowMap, PrimaryMap
+from sklearn_pmm._model import PMMModel
+from sklearn_pmm._params import PACKING_KINDS, ParameterBlock, ParameterLayout
 from sklearn_pmm._readout import (
+    READOUTS,
     WHICH_OPTIONS,
+    DecoderReadout,
     EigenvalueReadout,
-    MatrixReadout,
-    make_readout,
     select_eigenpairs,
     spectral_norm_squared,
 )
 
+# Central differences of step 1e-6 on O(1) quantities: truncation ~1e-12 and
+# rounding ~1e-10 of the gradient scale.  A wrong formula shows up as O(1).
 STEP = 1e-6
-# Central differences with STEP have truncation and rounding errors of about
-# 1e-10 relative here; an error in a gradient formula shows up as O(1).
-FD_RTOL = 1e-6
-FD_ATOL = 1e-8
+# Relative finite-difference tolerances per group of checks: about ten times
+# the worst error measured (in the comment; PMM_FD_LOG re-measures them).
+# Errors are relative to the gradient's largest entry (full gradients) or
+# to the norm of the projected gradient (directional derivatives).
+RTOL = {
+    "eigh_adjoint": 5e-8,  # 4.5e-9
+    "spectral_norm": 5e-8,  # 4.9e-9
+    "readout_vectors": 2e-10,  # 1.1e-11 (polynomial in the vectors)
+    "readout_values": 2e-10,  # 2.4e-11
+    "readout_blocks": 2e-8,  # 1.5e-9
+    "readout_offset": 5e-8,  # 4.0e-9
+    "data_loss": 3e-9,  # 3.2e-10
+    "map_backward": 7e-9,  # 6.6e-10
+    "loss_gradient": 2e-8,  # 2.1e-9, directional, block by block
+    "loss_gradient_full": 2e-8,  # 1.7e-9
+    "repeated_level": 7e-8,  # 6.6e-9
+}
+WHICH_CASES = (*WHICH_OPTIONS, 1)  # an integer: levels 1, ..., r counted from 0
 COMPLEX = pytest.mark.parametrize(
     "complex_valued", [False, True], ids=["real", "complex"]
 )
-WHICH = pytest.mark.parametrize("which", WHICH_OPTIONS)
-MATRIX_READOUT = pytest.mark.parametrize(
-    "kind, n_decoders",
-    [("decoder", None), ("decoder", 2), ("expectation", None), ("expectation", 2)],
-)
-# (readout, n_decoders): n_decoders has no meaning for the eigenvalue readout.
-READOUT_CASES = [
-    ("eigenvalues", None),
-    ("decoder", None),
-    ("decoder", 2),
-    ("expectation", None),
-    ("expectation", 2),
-]
-READOUT = pytest.mark.parametrize("readout, n_decoders", READOUT_CASES)
+WHICH = pytest.mark.parametrize("which", WHICH_CASES, ids=str)
 
 
 # --------------------------------------------------------------------------
@@ -72,24 +87,24 @@ def dagger(a):
     return np.conj(np.swapaxes(a, -1, -2))
 
 
-def random_matrices(rng, shape, n, complex_valued):
-    """General (non-Hermitian) real or complex matrices of shape ``shape + (n, n)``."""
-    a = rng.standard_normal((*shape, n, n))
+def random_matrices(rng, shape, complex_valued):
+    """General real or complex arrays of ``shape``."""
+    a = rng.standard_normal(shape)
     if complex_valued:
-        a = a + 1j * rng.standard_normal((*shape, n, n))
+        a = a + 1j * rng.standard_normal(shape)
     return a
 
 
 def random_hermitian(rng, shape, n, complex_valued):
-    """Exactly Hermitian (real symmetric) random matrices."""
-    a = random_matrices(rng, shape, n, complex_valued)
+    """Exactly Hermitian (real symmetric) random matrices of ``shape + (n, n)``."""
+    a = random_matrices(rng, (*shape, n, n), complex_valued)
     return 0.5 * (a + dagger(a))
 
 
-def random_isometries(rng, n_samples, n, r, complex_valued):
-    """``(N, n, r)`` stacks whose columns are columns of unitary matrices."""
-    q, _ = np.linalg.qr(random_matrices(rng, (n_samples,), n, complex_valued))
-    return q[:, :, :r]
+def random_unitaries(rng, shape, n, complex_valued):
+    """Random unitary (orthogonal) matrices of ``shape + (n, n)``."""
+    q, _ = np.linalg.qr(random_matrices(rng, (*shape, n, n), complex_valued))
+    return q
 
 
 def real_inner(a, b):
@@ -97,46 +112,122 @@ def real_inner(a, b):
     return float(np.real(np.vdot(a, b)))
 
 
-def central_difference(function, x, direction, step=STEP):
-    """Directional derivative of ``function`` at ``x`` along ``direction``."""
-    plus = function(x + step * direction)
-    minus = function(x - step * direction)
-    return (plus - minus) / (2 * step)
+def central_difference(function, x, direction, step=STEP, order=2):
+    """Directional derivative of ``function`` at ``x`` along ``direction``.
+
+    ``order=2``: the 3-point stencil, error O(step^2 f''');
+    ``order=4``: the 5-point stencil, error O(step^4 f^(5)).
+    """
+    if order == 2:
+        return (function(x + step * direction) - function(x - step * direction)) / (
+            2 * step
+        )
+    values = [function(x + k * step * direction) for k in (-2, -1, 1, 2)]
+    return (values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * step)
 
 
-def finite_difference_gradient(function, theta, step=STEP):
+def finite_difference_gradient(function, theta, step=STEP, order=2):
     """Central-difference gradient of a scalar function of a real vector."""
     grad = np.empty_like(theta)
     for i in range(len(theta)):
         unit = np.zeros_like(theta)
         unit[i] = 1.0
-        grad[i] = central_difference(function, theta, unit, step)
+        grad[i] = central_difference(function, theta, unit, step, order)
     return grad
+
+
+def record(group, error):
+    """Append a measured error to ``$PMM_FD_LOG`` (to re-derive tolerances)."""
+    path = os.environ.get("PMM_FD_LOG")
+    if path:
+        with open(path, "a") as log:
+            log.write(f"{group} {error:.3e}\n")
+
+
+def assert_gradient_close(analytic, numeric, group, rtol=None):
+    """``max |numeric - analytic| <= rtol * max |analytic|``, and record the error."""
+    rtol = RTOL[group] if rtol is None else rtol
+    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
+    scale = np.max(np.abs(analytic))
+    assert scale > 0, "a gradient that is zero everywhere checks nothing"
+    error = np.max(np.abs(numeric - analytic)) / scale
+    record(group, error)
+    assert error <= rtol, f"{group}: relative gradient error {error:.2e} > {rtol:.0e}"
+
+
+def assert_directional_close(analytic, numeric, scale, group):
+    """``|numeric - analytic| <= rtol * scale`` for a directional derivative."""
+    rtol = RTOL[group]
+    error = abs(numeric - analytic) / scale
+    record(group, error)
+    assert error <= rtol, f"{group}: relative error {error:.2e} > {rtol:.0e}"
+
+
+def check_gradient_by_blocks(function, theta, grad, layout, group, seed):
+    """Directional derivatives along random unit directions, block by block.
+
+    One Gaussian direction inside each block of ``layout`` and one across
+    all of them; each error is relative to the norm of the gradient it
+    projects (the block's, or the whole one), so a wrong entry anywhere in a
+    block shows up at its own scale.  2 (b + 1) evaluations instead of the
+    2 n_params of a full gradient.
+    """
+    rng = np.random.default_rng(seed)
+    supports = [layout.block_slice(block.name) for block in layout.blocks]
+    for where in [*supports, slice(None)]:
+        direction = np.zeros_like(theta)
+        direction[where] = rng.standard_normal(len(theta))[where]
+        direction /= np.linalg.norm(direction)
+        numeric = central_difference(function, theta, direction)
+        scale = np.linalg.norm(grad[where])
+        assert scale > 0, f"{group}: a zero block gradient checks nothing"
+        assert_directional_close(grad @ direction, numeric, scale, group)
+
+
+def eigh_adjoint(
+    eigenvectors,
+    selected_index,
+    selected_values,
+    eigenvalues,
+    vectors_grad,
+    values_grad,
+    broadening=DEFAULT_BROADENING,
+):
+    """The matrix gradient ``V_S A^dagger`` of :func:`eigh_adjoint_factor`."""
+    factor = eigh_adjoint_factor(
+        eigenvectors,
+        selected_index,
+        selected_values,
+        eigenvalues,
+        vectors_grad,
+        values_grad,
+        broadening,
+    )
+    selected_vectors = np.take_along_axis(
+        eigenvectors, selected_index[..., None, :], -1
+    )
+    return selected_vectors @ dagger(factor)
 
 
 def selected_eigenpairs(matrices, n_select, which):
     """Full eigensystem plus the selected index, values and vectors."""
     values, vectors = eigh_stack(matrices)
     index = select_eigenpairs(values, n_select, which)
-    selected_values = np.take_along_axis(values, index, 1)
-    selected_vectors = np.take_along_axis(vectors, index[:, None, :], 2)
+    selected_values = np.take_along_axis(values, index, -1)
+    selected_vectors = np.take_along_axis(vectors, index[..., None, :], -1)
     return values, vectors, index, selected_values, selected_vectors
 
 
-def make_data(rng, n_samples, n_features, n_outputs, data_loss):
-    """Inputs, targets (one-hot for the cross-entropy) and sample weights."""
-    X = rng.uniform(-1.0, 1.0, (n_samples, n_features))
-    if data_loss == "softmax":
-        labels = rng.integers(0, n_outputs, n_samples)
-        targets = np.eye(n_outputs)[labels]
-    else:
-        targets = rng.standard_normal((n_samples, n_outputs))
-    weights = rng.uniform(0.2, 2.0, n_samples)
-    return X, targets, weights
-
-
-def make_loss(data_loss):
-    return SquaredError() if data_loss == "squared" else SoftmaxCrossEntropy(0.7)
+def naive_select(values, n_select, which):
+    """Selected columns of one ascending spectrum, written out."""
+    n = len(values)
+    if which == "lowest":
+        return list(range(n_select))
+    if which == "highest":
+        return [n - 1 - i for i in range(n_select)]
+    if which == "largest_magnitude":  # Python's sort is stable, like argsort's
+        return sorted(range(n), key=lambda i: -abs(values[i]))[:n_select]
+    return list(range(which, which + n_select))
 
 
 @contextlib.contextmanager
@@ -157,7 +248,266 @@ def strict():
 
 
 # --------------------------------------------------------------------------
-# 1. HermitianPacking
+# registries of test cases
+# --------------------------------------------------------------------------
+
+
+class SystemsAffineMap(PrimaryMap):
+    r"""Test-only map with S systems: :math:`H_s(x) = H_{s0} + \sum_l x_l H_{sl}`.
+
+    Exercises the ``S > 1`` paths of the model (per-system readouts, offsets
+    and intercepts) with a map whose gradient is written out independently.
+    """
+
+    def __init__(self, n_features, matrix_size, complex_valued, n_systems):
+        super().__init__(matrix_size, complex_valued)
+        self.n_features = n_features
+        self.n_systems = n_systems
+
+    def blocks(self):
+        n, s, kind = self.matrix_size, self.n_systems, self.hermitian_kind
+        return [
+            ParameterBlock("constant", kind, (s, n, n)),
+            ParameterBlock("couplings", kind, (s, self.n_features, n, n)),
+        ]
+
+    def initial_parameters(self, random_state):
+        layout = ParameterLayout(self.blocks())
+        raw = random_state.standard_normal(layout.n_params)
+        params = layout.unpack(raw / np.sqrt(self.matrix_size))
+        params["constant"] += np.diag(np.linspace(-1.0, 1.0, self.matrix_size))
+        return params
+
+    def matrices(self, params, inputs):
+        linear = np.einsum("nl,slab->nsab", inputs, params["couplings"])
+        return linear + params["constant"]
+
+    def backward(self, params, inputs, matrices_grad):
+        return {
+            "constant": matrices_grad.sum(axis=0),
+            "couplings": np.einsum("nl,nsab->slab", inputs, matrices_grad),
+        }
+
+    def input_scaling(self, X, sample_weight):
+        return X.mean(axis=0), X.std(axis=0)
+
+    def scale_inputs(self, X, scaling):
+        return (X - scaling[0]) / scaling[1]
+
+    def fold_input_scaling(self, params, shift, scale):
+        linear = params["couplings"] / scale[:, None, None]
+        constant = params["constant"] - np.einsum("l,slab->sab", shift, linear)
+        return {**params, "constant": constant, "couplings": linear}
+
+    def scale(self, params, factor):
+        return {
+            **params,
+            "constant": params["constant"] * factor,
+            "couplings": params["couplings"] * factor,
+        }
+
+
+def _affine_factory(complex_valued, rng):
+    primary_map = AffineMap(n_features=2, matrix_size=4, complex_valued=complex_valued)
+    return primary_map, rng.uniform(-1.5, 1.5, (10, 2))
+
+
+# Windows of different shapes in a 4 x 4 image (the masks of the smaller
+# windows are exercised): rows 0-1 x cols 0-2, and rows 1-3 x cols 2-3.
+GRAM_WINDOWS = np.array([[0, 0, 2, 3], [1, 2, 3, 2]])
+
+
+def _gram_window_factory(complex_valued, rng):
+    primary_map = GramWindowMap(
+        (4, 4),
+        GRAM_WINDOWS,
+        latent_size=3,
+        matrix_size=4,
+        n_systems=2,
+        complex_valued=complex_valued,
+    )
+    return primary_map, rng.uniform(0.0, 1.0, (10, 16))
+
+
+def _gram_window_two_channel_factory(complex_valued, rng):
+    assert complex_valued, "two-channel images need complex matrices"
+    primary_map = GramWindowMap(
+        (4, 4, 2),
+        GRAM_WINDOWS,
+        latent_size=3,
+        matrix_size=4,
+        n_systems=2,
+        complex_valued=True,
+    )
+    return primary_map, rng.uniform(-1.0, 1.0, (10, 32))
+
+
+def _systems_affine_factory(complex_valued, rng):
+    primary_map = SystemsAffineMap(2, 4, complex_valued, n_systems=2)
+    return primary_map, rng.uniform(-1.5, 1.5, (10, 2))
+
+
+# name -> factory(complex_valued, rng) -> (map, X): a small instance (matrix
+# size >= 4, so that level 1 of two levels is an interior level) and raw
+# features of at least 10 samples; the tests use ``map.prepare(X)``.
+MAP_FACTORIES = {"affine": _affine_factory, "gram_window": _gram_window_factory}
+# Variants and test-only maps that run through every map test too.
+TEST_MAP_FACTORIES = {
+    "gram_window_two_channel": _gram_window_two_channel_factory,
+    "systems_affine": _systems_affine_factory,
+}
+# Every map, real and complex (two-channel images are complex only).
+ALL_MAPS_COMPLEX = pytest.mark.parametrize(
+    "map_name, complex_valued",
+    [
+        (name, complex_valued)
+        for name in [*MAP_FACTORIES, *TEST_MAP_FACTORIES]
+        for complex_valued in (False, True)
+        if complex_valued or name != "gram_window_two_channel"
+    ],
+    ids=lambda value: {False: "real", True: "complex"}.get(value, value),
+)
+# The model tests run on the registered maps and the systems_affine map; the
+# two-channel images change only the map's inputs, which the map tests cover.
+MODEL_MAPS = pytest.mark.parametrize("map_name", [*MAP_FACTORIES, "systems_affine"])
+
+
+def make_map(map_name, complex_valued, rng):
+    factories = {**MAP_FACTORIES, **TEST_MAP_FACTORIES}
+    return factories[map_name](complex_valued, rng)
+
+
+def map_parameters(primary_map, seed):
+    """The map's initial draw, moved off its structure by random noise."""
+    layout = ParameterLayout(primary_map.blocks())
+    theta = layout.pack(primary_map.initial_parameters(np.random.RandomState(seed)))
+    noise = np.random.default_rng(seed).standard_normal(layout.n_params)
+    return layout, theta + 0.3 * noise
+
+
+def _readout_cases():
+    """(name, n_decoders): the default, and shared decoders where they exist."""
+    cases = []
+    for name, cls in READOUTS.items():
+        cases.append((name, None))
+        if cls(n_outputs=1, n_eigenvectors=2, n_decoders=2).n_per_output:
+            cases.append((name, 2))
+    return cases
+
+
+READOUT_CASES = _readout_cases()
+READOUT = pytest.mark.parametrize(
+    "readout_name, n_decoders",
+    READOUT_CASES,
+    ids=[f"{name}-{n_decoders}" for name, n_decoders in READOUT_CASES],
+)
+READOUT_NAME = pytest.mark.parametrize("readout_name", list(READOUTS))
+
+
+def make_readout(name, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
+    return READOUTS[name](
+        n_outputs=n_outputs,
+        n_eigenvectors=n_eigenvectors,
+        n_decoders=n_decoders,
+        n_systems=n_systems,
+    )
+
+
+def _naive_terms(readout, vectors, params, pairs, squared):
+    """Outputs and offset of a term readout, pair by pair, system by system."""
+    decoders = params["decoders"]
+    groups = (
+        [[pair] for pair in pairs]
+        if readout.n_decoders is None
+        else [pairs] * readout.n_decoders
+    )
+    n_samples, n_systems = vectors.shape[:2]
+    q, per_output = readout.n_outputs, len(groups)
+    outputs = np.zeros((n_samples, n_systems, q))
+    offset = np.zeros((n_systems, q))
+    for c in range(n_systems):
+        for k in range(q):
+            for m, group in enumerate(groups):
+                d = decoders[c, k * per_output + m]
+                top = np.max(np.abs(np.linalg.eigvalsh(d)))
+                for i, j in group:
+                    w = np.einsum(
+                        "sa,ab,sb->s",
+                        np.conj(vectors[:, c, :, i]),
+                        d,
+                        vectors[:, c, :, j],
+                    )
+                    if squared:
+                        outputs[:, c, k] += np.abs(w) ** 2
+                        offset[c, k] -= 0.5 * top**2
+                    else:
+                        outputs[:, c, k] += w.real
+    return outputs, offset
+
+
+def naive_decoder(readout, vectors, values, params):
+    r = readout.n_eigenvectors
+    pairs = [(i, j) for i in range(r) for j in range(i, r)]
+    return _naive_terms(readout, vectors, params, pairs, squared=True)
+
+
+def naive_expectation(readout, vectors, values, params):
+    pairs = [(i, i) for i in range(readout.n_eigenvectors)]
+    return _naive_terms(readout, vectors, params, pairs, squared=False)
+
+
+def naive_eigenvalues(readout, vectors, values, params):
+    n_systems = values.shape[1]
+    return values[..., : readout.n_outputs], np.zeros((n_systems, readout.n_outputs))
+
+
+# name -> f(readout, vectors (N, S, n, L), values (N, S, L), params) ->
+# (outputs (N, S, q), offset (S, q)): each readout's formula written out.
+NAIVE_READOUTS = {
+    "decoder": naive_decoder,
+    "expectation": naive_expectation,
+    "eigenvalues": naive_eigenvalues,
+}
+
+
+def _one_hot_targets(rng, n_samples, n_outputs):
+    return np.eye(n_outputs)[rng.integers(0, n_outputs, n_samples)]
+
+
+def _naive_cross_entropy(outputs, targets):
+    return -np.sum(targets * log_softmax(outputs / 0.7, axis=1), axis=1)
+
+
+# name -> (instance factory, targets(rng, N, q), per-sample loss written out).
+DATA_LOSS_CASES = {
+    "squared_error": (
+        SquaredError,
+        lambda rng, n_samples, q: rng.standard_normal((n_samples, q)),
+        lambda outputs, targets: 0.5 * np.sum((outputs - targets) ** 2, axis=1),
+    ),
+    "cross_entropy": (
+        lambda: SoftmaxCrossEntropy(0.7),
+        _one_hot_targets,
+        _naive_cross_entropy,
+    ),
+}
+DATA_LOSS = pytest.mark.parametrize("loss_name", list(DATA_LOSSES))
+
+
+def test_every_registered_map_has_a_factory():
+    assert set(MAP_FACTORIES) == set(MAPS)
+
+
+def test_every_registered_readout_has_a_naive_formula():
+    assert set(NAIVE_READOUTS) == set(READOUTS)
+
+
+def test_every_registered_data_loss_has_a_case():
+    assert set(DATA_LOSS_CASES) == set(DATA_LOSSES)
+
+
+# --------------------------------------------------------------------------
+# 1. packing: HermitianPacking and ParameterLayout
 # --------------------------------------------------------------------------
 
 
@@ -170,7 +520,6 @@ def test_packing_round_trip(n, complex_valued):
 
     packed = rng.standard_normal((4, packing.n_floats))
     matrices = packing.unpack(packed)
-    assert matrices.shape == (4, n, n)
     assert matrices.dtype == (np.complex128 if complex_valued else np.float64)
     assert_array_equal(matrices, dagger(matrices))
     assert_array_equal(packing.pack(matrices), packed)
@@ -179,7 +528,7 @@ def test_packing_round_trip(n, complex_valued):
     assert_array_equal(packing.unpack(packing.pack(hermitian)), hermitian)
 
     # Only the upper triangle (with the real part of the diagonal) is read.
-    general = random_matrices(rng, (3,), n, complex_valued)
+    general = random_matrices(rng, (3, n, n), complex_valued)
     rebuilt = packing.unpack(packing.pack(general))
     rows, cols = np.triu_indices(n, k=1)
     assert_array_equal(rebuilt[:, rows, cols], general[:, rows, cols])
@@ -190,22 +539,134 @@ def test_packing_round_trip(n, complex_valued):
 @COMPLEX
 @pytest.mark.parametrize("grad_complex", [False, True], ids=["G_real", "G_complex"])
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
-def test_pack_gradient_is_adjoint_of_unpack(n, grad_complex, complex_valued):
+def test_hermitian_pack_gradient_is_adjoint_of_unpack(n, grad_complex, complex_valued):
     rng = np.random.default_rng(200 + n)
     packing = HermitianPacking(n, complex_valued)
     packed = rng.standard_normal((4, packing.n_floats))
-    grad = random_matrices(rng, (4,), n, grad_complex)  # not Hermitian
+    grad = random_matrices(rng, (4, n, n), grad_complex)  # not Hermitian
     packed_grad = packing.pack_gradient(grad)
-    assert packed_grad.shape == packed.shape
     assert packed_grad.dtype == np.float64
     lhs = np.einsum("mk,mk->m", packed_grad, packed)
     rhs = np.real(np.einsum("mab,mab->m", np.conj(grad), packing.unpack(packed)))
     assert_allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
 
 
+# One block of each kind, with two leading axes (or any shape for vectors).
+KIND_SHAPES = {
+    "symmetric": (2, 3, 4, 4),
+    "hermitian": (2, 3, 4, 4),
+    "real": (2, 3, 4, 5),
+    "complex": (2, 3, 4, 5),
+    "vector": (2, 3),
+}
+
+
+def test_every_packing_kind_has_a_shape():
+    assert set(KIND_SHAPES) == set(PACKING_KINDS)
+
+
+def kind_layout(kind):
+    """A layout with the block under test between two other blocks."""
+    return ParameterLayout(
+        [
+            ParameterBlock("before", "vector", (3,), penalised=False),
+            ParameterBlock("block", kind, KIND_SHAPES[kind]),
+            ParameterBlock("after", "symmetric", (2, 2)),
+        ]
+    )
+
+
+def expected_floats(kind, shape):
+    if kind == "vector":
+        return int(np.prod(shape))
+    count, (rows, cols) = int(np.prod(shape[:-2])), shape[-2:]
+    per_item = {
+        "symmetric": rows * (rows + 1) // 2,
+        "hermitian": rows * rows,
+        "real": rows * cols,
+        "complex": 2 * rows * cols,
+    }[kind]
+    return count * per_item
+
+
+@pytest.mark.parametrize("kind", PACKING_KINDS)
+def test_layout_round_trip(kind):
+    rng = np.random.default_rng(250)
+    layout = kind_layout(kind)
+    shape = KIND_SHAPES[kind]
+    n_block = expected_floats(kind, shape)
+    assert layout.n_params == 3 + n_block + 3
+    assert layout.block_slice("block") == slice(3, 3 + n_block)
+    assert_array_equal(layout.penalised, np.r_[np.zeros(3), np.ones(n_block + 3)])
+    assert layout.signature[1] == ("block", kind, shape)
+
+    theta = rng.standard_normal(layout.n_params)
+    params = layout.unpack(theta)
+    block = params["block"]
+    assert block.shape == shape
+    assert block.dtype == (np.complex128 if kind in ("hermitian", "complex") else float)
+    assert_array_equal(params["before"], theta[:3])
+    if kind in ("symmetric", "hermitian"):
+        assert_array_equal(block, dagger(block))
+    assert_array_equal(layout.pack(params), theta)
+
+    # unpack(pack(A)) == A for valid blocks of this kind.
+    if kind in ("symmetric", "hermitian"):
+        valid = random_hermitian(rng, shape[:-2], shape[-1], kind == "hermitian")
+    else:
+        valid = random_matrices(rng, shape, kind == "complex")
+    rebuilt = layout.unpack(layout.pack({**params, "block": valid}))
+    assert_array_equal(rebuilt["block"], valid)
+
+
+@pytest.mark.parametrize("grad_complex", [False, True], ids=["G_real", "G_complex"])
+@pytest.mark.parametrize("kind", PACKING_KINDS)
+def test_layout_pack_gradient_is_adjoint_of_unpack(kind, grad_complex):
+    # <pack_gradient(G), t> = Re <G, unpack(t)> for every t (unpack is linear),
+    # with G of any dtype and not Hermitian.
+    rng = np.random.default_rng(260)
+    layout = kind_layout(kind)
+    grads = {
+        name: random_matrices(rng, array.shape, grad_complex)
+        for name, array in layout.unpack(np.zeros(layout.n_params)).items()
+    }
+    gradient = layout.pack_gradient(grads)
+    assert gradient.dtype == np.float64
+    for _ in range(3):
+        t = rng.standard_normal(layout.n_params)
+        blocks = layout.unpack(t)
+        rhs = sum(real_inner(grads[name], blocks[name]) for name in grads)
+        assert_allclose(gradient @ t, rhs, rtol=1e-12)
+    # A missing block has a zero gradient.
+    partial = layout.pack_gradient({"block": grads["block"]})
+    where = layout.block_slice("block")
+    assert_array_equal(partial[where], gradient[where])
+    assert not np.any(np.delete(partial, np.arange(layout.n_params)[where]))
+
+
 # --------------------------------------------------------------------------
-# 2. eigh_adjoint
+# 2. eigenpair selection and the eigen adjoint
 # --------------------------------------------------------------------------
+
+
+def test_select_eigenpairs():
+    values = np.array([[-3.0, -1.0, 0.5, 2.0], [-0.1, 0.2, 0.3, 4.0]])
+    assert_array_equal(select_eigenpairs(values, 2, "lowest"), [[0, 1], [0, 1]])
+    assert_array_equal(select_eigenpairs(values, 2, "highest"), [[3, 2], [3, 2]])
+    assert_array_equal(
+        select_eigenpairs(values, 3, "largest_magnitude"), [[0, 3, 1], [3, 2, 1]]
+    )
+    assert_array_equal(select_eigenpairs(values, 2, 1), [[1, 2], [1, 2]])
+    assert_array_equal(select_eigenpairs(values, 2, 2), [[2, 3], [2, 3]])
+    # Over leading axes.
+    stacked = np.stack([values, values[::-1]])
+    for which in WHICH_CASES:
+        index = select_eigenpairs(stacked, 2, which)
+        assert_array_equal(index[0], select_eigenpairs(values, 2, which))
+        assert_array_equal(index[1], select_eigenpairs(values[::-1], 2, which))
+    for which in ("middle", 3, -1):
+        with pytest.raises(ValueError, match="which must be one of"):
+            select_eigenpairs(values, 2, which)
 
 
 def eigenpair_loss(matrices, n_select, which, coefs, observable, pair_weights, mode):
@@ -228,57 +689,155 @@ def eigenpair_loss(matrices, n_select, which, coefs, observable, pair_weights, m
     return loss, (vectors, index, lam, values, vectors_grad, values_grad)
 
 
+def check_eigh_adjoint(matrices, args, complex_valued):
+    """Full finite-difference gradient over the packed floats of ``matrices``."""
+    n = matrices.shape[-1]
+    packing = HermitianPacking(n, complex_valued)
+    packed = packing.pack(matrices.reshape(-1, n, n)).ravel()
+    shape = matrices.shape
+
+    def function(floats):
+        stack = packing.unpack(floats.reshape(-1, packing.n_floats)).reshape(shape)
+        return eigenpair_loss(stack, *args)[0]
+
+    matrix_grad = eigh_adjoint(*eigenpair_loss(matrices, *args)[1])
+    analytic = packing.pack_gradient(matrix_grad.reshape(-1, n, n)).ravel()
+    numeric = finite_difference_gradient(function, packed)
+    assert_gradient_close(analytic, numeric, "eigh_adjoint")
+    return matrix_grad
+
+
 @COMPLEX
 @WHICH
 @pytest.mark.parametrize("mode", ["both", "values", "vectors"])
 def test_eigh_adjoint_finite_differences(mode, which, complex_valued):
+    # Leading axes (samples, systems) = (3, 2); the gradient of every matrix
+    # depends only on that matrix's loss terms.
     rng = np.random.default_rng(300)
-    n_samples, n, r = 4, 5, 3
-    matrices = random_hermitian(rng, (n_samples,), n, complex_valued)
-    coefs = rng.standard_normal((n_samples, r))
+    n, r = 5, 2
+    matrices = random_hermitian(rng, (3, 2), n, complex_valued)
+    coefs = rng.standard_normal((3, 2, r))
     observable = random_hermitian(rng, (), n, complex_valued)
     pair_weights = rng.uniform(0.5, 1.5, (r, r))
     args = (r, which, coefs, observable, pair_weights, mode)
+    full = check_eigh_adjoint(matrices, args, complex_valued)
 
-    _, pieces = eigenpair_loss(matrices, *args)
-    matrix_grad = eigh_adjoint(*pieces)
-    assert matrix_grad.shape == matrices.shape
-    assert np.all(np.isfinite(matrix_grad))
+    one = (r, which, coefs[1:2, 1:2], observable, pair_weights, mode)
+    single = eigh_adjoint(*eigenpair_loss(matrices[1:2, 1:2], *one)[1])
+    assert_allclose(single[0, 0], full[1, 1], rtol=1e-12, atol=1e-14)
 
-    def function(m):
-        return eigenpair_loss(m, *args)[0]
 
-    for _ in range(3):
-        direction = random_hermitian(rng, (n_samples,), n, complex_valued)
-        numeric = central_difference(function, matrices, direction)
-        analytic = real_inner(matrix_grad, direction)
-        assert_allclose(analytic, numeric, rtol=FD_RTOL, atol=FD_ATOL)
+def close_pair_spectrum(rng, n_samples, gap):
+    """Spectra on the scale 2 whose levels 2 and 3 are ``gap * 2`` apart."""
+    values = np.empty((n_samples, 5))
+    values[:, 0] = -2.0  # sets the spectral scale max |lambda| = 2
+    values[:, 1] = rng.uniform(-1.2, -0.6, n_samples)
+    values[:, 2] = rng.uniform(0.1, 0.4, n_samples)
+    values[:, 3] = values[:, 2] + 2.0 * gap
+    values[:, 4] = rng.uniform(1.0, 1.5, n_samples)
+    return values
+
+
+# Small gaps.  Two levels ``gap`` times the spectral scale (2 here) apart;
+# a loss that reads their eigenvectors has a gradient ~1/gap and k-th
+# derivatives ~1/gap^k, so the step must be well below the gap: the 5-point
+# stencil with a step of 1/400 of the gap has a truncation error
+# ~(step/gap)^4 and a rounding error ~eps/step (the eigenvectors of a close
+# pair carry LAPACK errors ~eps/gap), both relative to the gradient.
+# Measured with a 1e-13 broadening, the worst is 1.7e-7 (eigen adjoint) and
+# 4.6e-8 (model), at every gap from 1e-3 to 1e-6; a step of gap/100 gave
+# 5e-7, the 3-point stencil 1e-6.
+def small_gap_stencil(gap):
+    return {"step": gap / 200, "order": 4}
+
+
+SMALL_GAP_FLOOR = 1e-6
+
+# Levels 2 and 3 are close: "pair_selected" reads both (which=2), and
+# "one_selected" reads level 2 but not level 3 (which=1 reads levels 1, 2).
+CLOSE_PAIRS = {"pair_selected": 2, "one_selected": 1}
 
 
 @COMPLEX
-def test_eigh_adjoint_per_sample(complex_valued):
-    # Each sample's gradient depends only on that sample.
-    rng = np.random.default_rng(301)
-    matrices = random_hermitian(rng, (5,), 4, complex_valued)
-    coefs = rng.standard_normal((5, 2))
-    observable = random_hermitian(rng, (), 4, complex_valued)
-    args = (2, "lowest", coefs, observable, np.ones((2, 2)), "both")
-    full = eigh_adjoint(*eigenpair_loss(matrices, *args)[1])
-    for s in range(5):
-        one = (2, "lowest", coefs[s : s + 1], observable, np.ones((2, 2)), "both")
-        single = eigh_adjoint(*eigenpair_loss(matrices[s : s + 1], *one)[1])
-        assert_allclose(single[0], full[s], rtol=1e-12, atol=1e-14)
+@pytest.mark.parametrize("selection", list(CLOSE_PAIRS))
+@pytest.mark.parametrize("gap", [1e-3, 1e-4, 1e-5, 1e-6])
+def test_eigh_adjoint_small_gaps(gap, selection, complex_valued):
+    """Exact gradients at gaps of ``gap`` times the spectral scale.
 
+    The analytic gradient uses the broadened gap g/(g^2 + eps^2) with
+    eps = 1e-8 of the spectral scale, exact up to a relative bias
+    (eps/g)^2 = (1e-8/gap)^2 on the coupling term, which dominates the
+    gradient at small gaps: 1e-10, 1e-8, 1e-6 and 1e-4 at the four gaps.
+    So: with the default broadening the gradient must match the finite
+    differences to 2 (1e-8/gap)^2 plus the stencil's floor (measured: the
+    bias itself, 1.0e-4 at gap 1e-6); with a 1e-13 broadening it must match
+    to the floor at every gap; and the two must differ by the predicted bias
+    (measured 0.999 to 1.000 times the prediction).
+    """
+    rng = np.random.default_rng(350)
+    n_samples, n, r = 3, 5, 2
+    u = random_unitaries(rng, (n_samples,), n, complex_valued)
+    values = close_pair_spectrum(rng, n_samples, gap)
+    matrices = (u * values[:, None, :]) @ dagger(u)
+    matrices = 0.5 * (matrices + dagger(matrices))
+    coefs = rng.standard_normal((n_samples, r))
+    observable = random_hermitian(rng, (), n, complex_valued)
+    pair_weights = rng.uniform(0.5, 1.5, (r, r))
+    args = (r, CLOSE_PAIRS[selection], coefs, observable, pair_weights, "both")
+    packing = HermitianPacking(n, complex_valued)
+    packed = packing.pack(matrices)
 
-def test_select_eigenpairs():
-    values = np.array([[-3.0, -1.0, 0.5, 2.0], [-0.1, 0.2, 0.3, 4.0]])
-    assert_array_equal(select_eigenpairs(values, 2, "lowest"), [[0, 1], [0, 1]])
-    assert_array_equal(select_eigenpairs(values, 2, "highest"), [[3, 2], [3, 2]])
-    assert_array_equal(
-        select_eigenpairs(values, 3, "largest_magnitude"), [[0, 3, 1], [3, 2, 1]]
+    def function(floats):
+        return eigenpair_loss(packing.unpack(floats.reshape(packed.shape)), *args)[0]
+
+    numeric = finite_difference_gradient(
+        function, packed.ravel(), **small_gap_stencil(gap)
     )
-    with pytest.raises(ValueError, match="which must be one of"):
-        select_eigenpairs(values, 2, "middle")
+    pieces = eigenpair_loss(matrices, *args)[1]
+    broadened = eigh_adjoint(*pieces)
+    sharp = eigh_adjoint(*pieces, broadening=1e-13)
+    bias = (DEFAULT_BROADENING / gap) ** 2
+    assert_gradient_close(
+        packing.pack_gradient(broadened).ravel(),
+        numeric,
+        "small_gap",
+        rtol=2 * bias + SMALL_GAP_FLOOR,
+    )
+    # Without broadening (1e-13) the only error left is the stencil's.
+    assert_gradient_close(
+        packing.pack_gradient(sharp).ravel(),
+        numeric,
+        "small_gap_sharp",
+        rtol=SMALL_GAP_FLOOR,
+    )
+    difference = np.max(np.abs(sharp - broadened)) / np.max(np.abs(sharp))
+    record("small_gap_bias_ratio", difference / bias)
+    assert_allclose(difference, bias, rtol=1e-2)
+
+
+@COMPLEX
+@pytest.mark.parametrize("kind", ["zero", "identity", "blocks"])
+def test_eigh_adjoint_degenerate_is_finite(kind, complex_valued, strict):
+    rng = np.random.default_rng(401)
+    n = 4
+    diagonal = {
+        "zero": np.zeros(n),
+        "identity": np.ones(n),
+        "blocks": np.array([-1.0, -1.0, 2.0, 2.0]),
+    }[kind]
+    matrices = np.broadcast_to(np.diag(diagonal), (3, 2, n, n)).copy()
+    if complex_valued:
+        matrices = matrices.astype(np.complex128)
+    observable = random_hermitian(rng, (), n, complex_valued)
+    for which in WHICH_CASES:
+        args = (2, which, np.ones((3, 2, 2)), observable, np.ones((2, 2)), "both")
+        pieces = eigenpair_loss(matrices, *args)[1]
+        matrix_grad = eigh_adjoint(*pieces)
+        assert np.all(np.isfinite(matrix_grad))
+        # The eigenvalue part is Hellmann–Feynman, exact at any degeneracy.
+        values_only = eigh_adjoint(*pieces[:4], None, pieces[5])
+        v = np.take_along_axis(pieces[0], pieces[1][..., None, :], -1)
+        assert_allclose(values_only, v @ dagger(v), atol=1e-14)
 
 
 # --------------------------------------------------------------------------
@@ -289,19 +848,34 @@ def test_select_eigenpairs():
 @WHICH
 def test_broadened_inverse_gaps_separated(which):
     rng = np.random.default_rng(400)
-    n_samples, n, r = 4, 6, 3
+    n, r = 6, 3
     # Levels at least 0.3 apart, on a spectral scale of several units.
-    values = np.cumsum(rng.uniform(0.3, 1.5, (n_samples, n)), axis=1) - 4.0
+    values = np.cumsum(rng.uniform(0.3, 1.5, (4, 2, n)), axis=-1) - 4.0
     index = select_eigenpairs(values, r, which)
-    selected = np.take_along_axis(values, index, 1)
+    selected = np.take_along_axis(values, index, -1)
     gaps = broadened_inverse_gaps(values, selected, DEFAULT_BROADENING)
-    assert gaps.shape == (n_samples, n, r)
+    assert gaps.shape == (4, 2, n, r)
 
-    itself = index[:, None, :] == np.arange(n)[None, :, None]
+    itself = index[..., None, :] == np.arange(n)[:, None]
     assert np.all(gaps[itself] == 0.0)
-    differences = selected[:, None, :] - values[:, :, None]
+    differences = selected[..., None, :] - values[..., :, None]
     expected = np.divide(1.0, differences, out=np.zeros_like(gaps), where=~itself)
-    assert_allclose(gaps[~itself], expected[~itself], rtol=1e-10, atol=0)
+    # Relative bias (eps/gap)^2 <= (1e-8 * 6 / 0.3)^2 = 4e-14.
+    assert_allclose(gaps[~itself], expected[~itself], rtol=1e-13, atol=0)
+
+
+def test_broadened_inverse_gaps_formula():
+    # g / (g^2 + eps^2) with eps = broadening * max(max |lambda|, 1): at the
+    # gap g = eps the value is half of 1/g, at g = 100 eps it is 1/g (1 - 1e-4).
+    for scale in (0.5, 3.0):
+        eps = DEFAULT_BROADENING * max(scale, 1.0)
+        values = np.array([[-scale, 0.0, eps, 100 * eps]])
+        gaps = broadened_inverse_gaps(values, values[:, 1:2], DEFAULT_BROADENING)
+        assert_allclose(
+            gaps[0, :, 0],
+            [1 / scale, 0.0, -0.5 / eps, -0.01 / eps / (1 + 1e-4)],
+            rtol=1e-14,
+        )
 
 
 @pytest.mark.parametrize(
@@ -315,37 +889,16 @@ def test_broadened_inverse_gaps_separated(which):
     ids=["zero", "identity", "blocks", "near_degenerate"],
 )
 def test_broadened_inverse_gaps_degenerate(values, strict):
-    for which in WHICH_OPTIONS:
+    for which in WHICH_CASES:
         index = select_eigenpairs(values, 3, which)
-        selected = np.take_along_axis(values, index, 1)
+        selected = np.take_along_axis(values, index, -1)
         gaps = broadened_inverse_gaps(values, selected, DEFAULT_BROADENING)
-        assert np.all(np.isfinite(gaps))
-        differences = selected[:, None, :] - values[:, :, None]
+        differences = selected[..., None, :] - values[..., :, None]
         assert np.all(gaps[differences == 0.0] == 0.0)
         # x / (x^2 + eps^2) never exceeds 1 / (2 eps).
-        scale = np.maximum(np.abs(values).max(axis=1), 1.0)
+        scale = np.maximum(np.abs(values).max(axis=-1), 1.0)
         bound = 1.0 / (2 * DEFAULT_BROADENING * scale)
         assert np.all(np.abs(gaps) <= bound[:, None, None] * (1 + 1e-12))
-
-
-@COMPLEX
-@pytest.mark.parametrize("kind", ["zero", "identity", "blocks"])
-def test_eigh_adjoint_degenerate_is_finite(kind, complex_valued, strict):
-    rng = np.random.default_rng(401)
-    n = 4
-    if kind == "zero":
-        matrices = np.zeros((3, n, n))
-    elif kind == "identity":
-        matrices = np.broadcast_to(np.eye(n), (3, n, n)).copy()
-    else:
-        matrices = np.broadcast_to(np.diag([-1.0, -1.0, 2.0, 2.0]), (3, n, n)).copy()
-    if complex_valued:
-        matrices = matrices.astype(np.complex128)
-    observable = random_hermitian(rng, (), n, complex_valued)
-    for which in WHICH_OPTIONS:
-        args = (2, which, np.ones((3, 2)), observable, np.ones((2, 2)), "both")
-        matrix_grad = eigh_adjoint(*eigenpair_loss(matrices, *args)[1])
-        assert np.all(np.isfinite(matrix_grad))
 
 
 # --------------------------------------------------------------------------
@@ -358,24 +911,36 @@ def test_eigh_adjoint_degenerate_is_finite(kind, complex_valued, strict):
 def test_spectral_norm_squared_gradient(shift, complex_valued):
     rng = np.random.default_rng(500)
     n = 5
-    matrices = random_hermitian(rng, (4,), n, complex_valued) + shift * np.eye(n)
+    matrices = random_hermitian(rng, (3, 2), n, complex_valued) + shift * np.eye(n)
     norms, grad = spectral_norm_squared(matrices)
-    assert_allclose(norms, np.linalg.norm(matrices, ord=2, axis=(1, 2)) ** 2)
+    assert_allclose(norms, np.linalg.norm(matrices, ord=2, axis=(-2, -1)) ** 2)
 
-    for _ in range(3):
-        direction = random_hermitian(rng, (4,), n, complex_valued)
-        numeric = central_difference(
-            lambda m: spectral_norm_squared(m)[0], matrices, direction
-        )
-        analytic = np.real(np.einsum("mab,mab->m", np.conj(grad), direction))
-        assert_allclose(analytic, numeric, rtol=FD_RTOL, atol=FD_ATOL)
+    packing = HermitianPacking(n, complex_valued)
+    weights = rng.standard_normal((3, 2))
+    packed = packing.pack(matrices.reshape(-1, n, n)).ravel()
+
+    def function(floats):
+        stack = packing.unpack(floats.reshape(6, -1)).reshape(matrices.shape)
+        return np.sum(weights * spectral_norm_squared(stack)[0])
+
+    analytic = packing.pack_gradient(
+        (weights[..., None, None] * grad).reshape(-1, n, n)
+    ).ravel()
+    numeric = finite_difference_gradient(function, packed)
+    assert_gradient_close(analytic, numeric, "spectral_norm")
 
 
 def test_spectral_norm_squared_degenerate_is_finite(strict):
     matrices = np.stack([np.zeros((3, 3)), np.eye(3), np.diag([2.0, -2.0, 1.0])])
     norms, grad = spectral_norm_squared(matrices)
     assert_allclose(norms, [0.0, 1.0, 4.0])
-    assert np.all(np.isfinite(grad))
+    assert_array_equal(grad[0], 0.0)
+    # Identity: 2 u u^dagger for some unit u.
+    assert_allclose(np.trace(grad[1]), 2.0)
+    assert_allclose(grad[1] @ grad[1], 2 * grad[1], atol=1e-14)
+    # A tie between 2 and -2: one of the one-sided gradients 2 mu u u^dagger.
+    one_sided = [np.diag([4.0, 0.0, 0.0]), np.diag([0.0, -4.0, 0.0])]
+    assert any(np.allclose(grad[2], g, atol=1e-14) for g in one_sided)
 
 
 # --------------------------------------------------------------------------
@@ -383,379 +948,572 @@ def test_spectral_norm_squared_degenerate_is_finite(strict):
 # --------------------------------------------------------------------------
 
 
-@COMPLEX
-def test_eigenvalue_readout(complex_valued):
-    rng = np.random.default_rng(600)
-    n_samples, n, q, r = 4, 5, 2, 3
-    readout = make_readout("eigenvalues", q, r, None)
-    assert isinstance(readout, EigenvalueReadout)
-    assert readout.n_matrices == 0
-    assert not readout.needs_vectors
-    no_matrices = np.zeros((0, n, n))
-    offset, norm_grad = readout.offset(no_matrices)
-    assert_array_equal(offset, np.zeros(q))
-    assert norm_grad is None
-
-    values = np.sort(rng.standard_normal((n_samples, r)), axis=1)
-    outputs, cache = readout.forward(None, values, no_matrices)
-    assert_array_equal(outputs, values[:, :q])
-    outputs_grad = rng.standard_normal((n_samples, q))
-    vectors_grad, values_grad, matrices_grad = readout.backward(
-        outputs_grad, None, cache, no_matrices
-    )
-    assert vectors_grad is None
-    assert matrices_grad is None
-    assert values_grad.shape == (n_samples, r)
-
-    def function(v):
-        return np.sum(outputs_grad * readout.forward(None, v, no_matrices)[0])
-
-    direction = rng.standard_normal(values.shape)
-    numeric = central_difference(function, values, direction)
-    assert_allclose(
-        np.sum(values_grad * direction), numeric, rtol=FD_RTOL, atol=FD_ATOL
-    )
-    assert readout.offset_gradient(outputs_grad.sum(axis=0), norm_grad) is None
-
-    # End to end: the readout's values gradient through eigh_adjoint.
-    matrices = random_hermitian(rng, (n_samples,), n, complex_valued)
-    for which in WHICH_OPTIONS:
-        eig = selected_eigenpairs(matrices, r, which)
-        _, values_grad, _ = readout.backward(outputs_grad, None, None, no_matrices)
-        grad = eigh_adjoint(eig[1], eig[2], eig[3], eig[0], None, values_grad)
-
-        def through_eigh(m, which=which):
-            lam = selected_eigenpairs(m, r, which)[3]
-            return np.sum(outputs_grad * readout.forward(None, lam, no_matrices)[0])
-
-        direction = random_hermitian(rng, (n_samples,), n, complex_valued)
-        numeric = central_difference(through_eigh, matrices, direction)
-        assert_allclose(
-            real_inner(grad, direction), numeric, rtol=FD_RTOL, atol=FD_ATOL
-        )
-
-
-def naive_matrix_readout(kind, n_decoders, vectors, matrices, n_outputs):
-    """The readout formula written out pair by pair, and its offset."""
-    n_samples, _, r = vectors.shape
-    if kind == "decoder":
-        pairs = [(i, j) for i in range(r) for j in range(i, r)]
-    else:
-        pairs = [(i, i) for i in range(r)]
-    if n_decoders is None:
-        groups = [[pair] for pair in pairs]
-    else:
-        groups = [pairs] * n_decoders
-    per_output = len(groups)
-    outputs = np.zeros((n_samples, n_outputs))
-    offset = np.zeros(n_outputs)
-    for k in range(n_outputs):
-        for m, group in enumerate(groups):
-            d = matrices[k * per_output + m]
-            top = np.max(np.abs(np.linalg.eigvalsh(d)))
-            for i, j in group:
-                w = np.einsum(
-                    "sa,ab,sb->s", np.conj(vectors[:, :, i]), d, vectors[:, :, j]
-                )
-                if kind == "decoder":
-                    outputs[:, k] += np.abs(w) ** 2
-                    offset[k] -= 0.5 * top**2
-                else:
-                    outputs[:, k] += w.real
-    return outputs, offset
+def readout_problem(readout, complex_valued, seed, n_samples=4, n=4):
+    """Random isometric vectors, ascending values, parameters and a cotangent."""
+    rng = np.random.default_rng(seed)
+    n_systems, levels = readout.n_systems, readout.n_levels
+    u = random_unitaries(rng, (n_samples, n_systems), n, complex_valued)
+    vectors = u[..., :levels]
+    values = np.sort(rng.standard_normal((n_samples, n_systems, levels)), axis=-1)
+    layout = ParameterLayout(readout.blocks(n, complex_valued))
+    theta = rng.standard_normal(layout.n_params)
+    outputs_grad = rng.standard_normal((n_samples, n_systems, readout.n_outputs))
+    return rng, vectors, values, layout, theta, outputs_grad
 
 
 @COMPLEX
-@MATRIX_READOUT
-def test_matrix_readout(kind, n_decoders, complex_valued):
-    rng = np.random.default_rng(700)
-    n_samples, n, q, r = 4, 5, 2, 3
-    readout = make_readout(kind, q, r, n_decoders)
-    assert isinstance(readout, MatrixReadout)
-    n_pairs = r * (r + 1) // 2 if kind == "decoder" else r
-    per_output = n_pairs if n_decoders is None else n_decoders
-    assert readout.n_matrices == q * per_output
-
-    vectors = random_isometries(rng, n_samples, n, r, complex_valued)
-    values = rng.standard_normal((n_samples, r))
-    matrices = random_hermitian(rng, (readout.n_matrices,), n, complex_valued)
-    outputs_grad = rng.standard_normal((n_samples, q))
-
-    # Forward pass and offset against the formula written out.
-    outputs, cache = readout.forward(vectors, values, matrices)
-    offset, norm_grad = readout.offset(matrices)
-    expected_outputs, expected_offset = naive_matrix_readout(
-        kind, n_decoders, vectors, matrices, q
+@pytest.mark.parametrize("n_systems", [1, 2])
+@READOUT
+def test_readout_forward_matches_formula(
+    readout_name, n_decoders, n_systems, complex_valued
+):
+    readout = make_readout(readout_name, 2, 3, n_decoders, n_systems)
+    _, vectors, values, layout, theta, _ = readout_problem(readout, complex_valued, 600)
+    params = layout.unpack(theta)
+    outputs, _ = readout.forward(vectors, values, params)
+    offset, _ = readout.offset(params)
+    expected, expected_offset = NAIVE_READOUTS[readout_name](
+        readout, vectors, values, params
     )
     assert outputs.dtype == np.float64
-    assert_allclose(outputs, expected_outputs, rtol=1e-12, atol=1e-12)
+    assert_allclose(outputs, expected, rtol=1e-12, atol=1e-12)
     assert_allclose(offset, expected_offset, rtol=1e-12, atol=1e-12)
 
-    vectors_grad, values_grad, matrices_grad = readout.backward(
-        outputs_grad, vectors, cache, matrices
+
+@COMPLEX
+@pytest.mark.parametrize("n_systems", [1, 2])
+@READOUT
+def test_readout_backward_finite_differences(
+    readout_name, n_decoders, n_systems, complex_valued
+):
+    readout = make_readout(readout_name, 2, 3, n_decoders, n_systems)
+    rng, vectors, values, layout, theta, outputs_grad = readout_problem(
+        readout, complex_valued, 700
     )
-    assert values_grad is None
-    assert vectors_grad.shape == vectors.shape
-    assert matrices_grad.shape == matrices.shape
+    params = layout.unpack(theta)
+    _, cache = readout.forward(vectors, values, params)
+    vectors_grad, values_grad, grads = readout.backward(
+        outputs_grad, vectors, cache, params
+    )
 
-    def of_vectors(v):
-        return np.sum(outputs_grad * readout.forward(v, values, matrices)[0])
+    def pairing(v, lam, t):
+        return np.sum(outputs_grad * readout.forward(v, lam, layout.unpack(t))[0])
 
-    def of_matrices(m):
-        return np.sum(outputs_grad * readout.forward(vectors, values, m)[0])
-
-    for _ in range(3):
-        # Any direction: the readout is a polynomial in the vector entries.
-        direction = random_matrices(rng, (n_samples,), n, complex_valued)[:, :, :r]
-        numeric = central_difference(of_vectors, vectors, direction)
-        assert_allclose(
-            real_inner(vectors_grad, direction), numeric, rtol=FD_RTOL, atol=FD_ATOL
-        )
-        direction = random_hermitian(rng, (readout.n_matrices,), n, complex_valued)
-        numeric = central_difference(of_matrices, matrices, direction)
-        assert_allclose(
-            real_inner(matrices_grad, direction), numeric, rtol=FD_RTOL, atol=FD_ATOL
-        )
-
-    # Offset and its gradient.
-    outputs_grad_sum = outputs_grad.sum(axis=0)
-    offset_grad = readout.offset_gradient(outputs_grad_sum, norm_grad)
-    if kind == "expectation":
-        assert_array_equal(offset, np.zeros(q))
-        assert norm_grad is None
-        assert offset_grad is None
-        return
-    assert offset_grad.shape == matrices.shape
-    for _ in range(3):
-        direction = random_hermitian(rng, (readout.n_matrices,), n, complex_valued)
-        numeric = central_difference(
-            lambda m: np.dot(outputs_grad_sum, readout.offset(m)[0]),
-            matrices,
-            direction,
-        )
-        assert_allclose(
-            real_inner(offset_grad, direction), numeric, rtol=FD_RTOL, atol=FD_ATOL
-        )
-
-
-# --------------------------------------------------------------------------
-# 6. the whole loss
-# --------------------------------------------------------------------------
-
-
-def naive_loss(model, theta, X, targets, weights, data_loss, alpha):
-    """The weighted-mean data loss and L2 penalty written out from ``predict``."""
-    z = model.predict(theta, X)
-    if data_loss == "squared":
-        per_sample = 0.5 * np.sum((z - targets) ** 2, axis=1)
+    # Vectors: any direction (the readout is a polynomial in their entries).
+    direction = random_matrices(rng, vectors.shape, complex_valued)
+    numeric = central_difference(
+        lambda v: pairing(v, values, theta), vectors, direction
+    )
+    if readout.needs_vectors:
+        analytic = real_inner(vectors_grad, direction)
+        scale = np.linalg.norm(vectors_grad) * np.linalg.norm(direction)
+        assert_directional_close(analytic, numeric, scale, "readout_vectors")
     else:
-        logits = z / 0.7
-        logits = logits - logits.max(axis=1, keepdims=True)
-        log_proba = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-        per_sample = -np.sum(targets * log_proba, axis=1)
-    n_matrix_floats = model.n_params - model.n_outputs
-    penalty = 0.5 * alpha * np.sum(theta[:n_matrix_floats] ** 2)
-    return np.dot(weights, per_sample) / weights.sum() + penalty
+        assert vectors_grad is None
+        assert numeric == 0.0
 
-
-def check_loss_gradient(model, seed, data_loss, n_samples=10, batch_size=4):
-    rng = np.random.default_rng(seed)
-    X, targets, weights = make_data(
-        rng, n_samples, model.n_features, model.n_outputs, data_loss
+    direction = rng.standard_normal(values.shape)
+    numeric = central_difference(
+        lambda lam: pairing(vectors, lam, theta), values, direction
     )
-    theta = 0.7 * rng.standard_normal(model.n_params)
-    loss_fn = make_loss(data_loss)
-    alpha = 0.1
+    if values_grad is None:
+        assert numeric == 0.0
+    else:
+        analytic = real_inner(values_grad, direction)
+        scale = np.linalg.norm(values_grad) * np.linalg.norm(direction)
+        assert_directional_close(analytic, numeric, scale, "readout_values")
 
+    if layout.n_params:
+        numeric = finite_difference_gradient(
+            lambda t: pairing(vectors, values, t), theta
+        )
+        analytic = layout.pack_gradient(grads)
+        assert_gradient_close(analytic, numeric, "readout_blocks")
+    else:
+        assert grads == {}
+
+    # The offset and its gradient.
+    offset_grad_sum = outputs_grad.sum(axis=0)
+    offset, offset_cache = readout.offset(params)
+    offset_grads = readout.offset_gradient(offset_grad_sum, offset_cache)
+    numeric = finite_difference_gradient(
+        lambda t: np.sum(offset_grad_sum * readout.offset(layout.unpack(t))[0]), theta
+    )
+    if np.any(offset):
+        assert_gradient_close(
+            layout.pack_gradient(offset_grads), numeric, "readout_offset"
+        )
+    else:
+        assert_array_equal(numeric, 0.0)
+        assert not np.any(layout.pack_gradient(offset_grads))
+
+
+@COMPLEX
+@pytest.mark.parametrize("n_systems", [1, 2])
+@READOUT
+def test_readout_scale_outputs(readout_name, n_decoders, n_systems, complex_valued):
+    readout = make_readout(readout_name, 2, 3, n_decoders, n_systems)
+    rng, vectors, values, layout, theta, _ = readout_problem(
+        readout, complex_valued, 750
+    )
+    params = layout.unpack(theta)
+    y_scale = rng.uniform(0.5, 2.0, n_systems * readout.n_outputs)
+
+    def outputs(p, lam):
+        return readout.forward(vectors, lam, p)[0] + readout.offset(p)[0]
+
+    common = np.full_like(y_scale, 1.7)
+    if readout.scale_outputs(params, common)[1] is None:
+        scaled, _ = readout.scale_outputs(params, y_scale)
+        expected = outputs(params, values) * y_scale.reshape(n_systems, -1)
+        assert_allclose(outputs({**params, **scaled}, values), expected, rtol=1e-12)
+    else:
+        # A readout that cannot absorb the scale needs a common one, applied
+        # to the primary matrices (so to the eigenvalues).
+        with pytest.raises(ValueError, match="common y_scale"):
+            readout.scale_outputs(params, y_scale)
+        scaled, primary_factor = readout.scale_outputs(params, common)
+        assert primary_factor == 1.7
+        assert_allclose(
+            outputs({**params, **scaled}, 1.7 * values),
+            1.7 * outputs(params, values),
+            rtol=1e-12,
+        )
+
+
+# --------------------------------------------------------------------------
+# 6. data losses
+# --------------------------------------------------------------------------
+
+
+@DATA_LOSS
+def test_data_loss_gradient(loss_name):
+    factory, make_targets, per_sample = DATA_LOSS_CASES[loss_name]
+    data_loss = factory()
+    rng = np.random.default_rng(780)
+    outputs = rng.standard_normal((6, 3))
+    targets = make_targets(rng, 6, 3)
+    weights = rng.uniform(0.2, 2.0, 6)
+    loss, grad = data_loss.loss_gradient(outputs, targets, weights)
+    assert_allclose(loss, weights @ per_sample(outputs, targets), rtol=1e-13)
+    numeric = finite_difference_gradient(
+        lambda z: data_loss.loss_gradient(z.reshape(6, 3), targets, weights)[0],
+        outputs.ravel(),
+    )
+    assert_gradient_close(grad.ravel(), numeric, "data_loss")
+    if isinstance(data_loss, SoftmaxCrossEntropy):
+        assert_allclose(
+            data_loss.predict_proba(outputs), softmax(outputs / 0.7, axis=1), rtol=1e-14
+        )
+
+
+# --------------------------------------------------------------------------
+# 7. primary maps
+# --------------------------------------------------------------------------
+
+
+@ALL_MAPS_COMPLEX
+def test_map_backward_finite_differences(map_name, complex_valued):
+    rng = np.random.default_rng(800)
+    primary_map, X = make_map(map_name, complex_valued, rng)
+    inputs = primary_map.prepare(X)
+    layout, theta = map_parameters(primary_map, 801)
+    matrices = primary_map.matrices(layout.unpack(theta), inputs)
+    n = primary_map.matrix_size
+    assert matrices.shape == (len(X), primary_map.n_systems, n, n)
+    scale = np.max(np.abs(matrices))
+    assert_allclose(matrices, dagger(matrices), rtol=0, atol=1e-15 * scale)
+
+    # The model passes non-Hermitian cotangents (V_S A^dagger).
+    matrices_grad = random_matrices(rng, matrices.shape, complex_valued)
+    grads = primary_map.backward(layout.unpack(theta), inputs, matrices_grad)
+    analytic = layout.pack_gradient(grads)
+    numeric = finite_difference_gradient(
+        lambda t: real_inner(
+            matrices_grad, primary_map.matrices(layout.unpack(t), inputs)
+        ),
+        theta,
+    )
+    assert_gradient_close(analytic, numeric, "map_backward")
+
+
+@ALL_MAPS_COMPLEX
+def test_map_scale_and_input_scaling(map_name, complex_valued):
+    rng = np.random.default_rng(820)
+    primary_map, X = make_map(map_name, complex_valued, rng)
+    layout, theta = map_parameters(primary_map, 821)
+    params = layout.unpack(theta)
+    inputs = primary_map.prepare(X)
+    matrices = primary_map.matrices(params, inputs)
+    # The factor is positive (a common y_scale of the eigenvalue readout).
+    scaled = primary_map.matrices(primary_map.scale(params, 1.7), inputs)
+    assert_allclose(scaled, 1.7 * matrices, rtol=1e-13, atol=1e-14)
+
+    scaling = primary_map.input_scaling(X, rng.uniform(0.5, 2.0, len(X)))
+    if scaling is None:
+        return
+    shift, spread = scaling
+    shift = shift + rng.standard_normal(np.shape(shift))
+    spread = spread * rng.uniform(0.5, 2.0, np.shape(spread))
+    standardised = primary_map.prepare(primary_map.scale_inputs(X, (shift, spread)))
+    folded = primary_map.fold_input_scaling(params, shift, spread)
+    expected = primary_map.matrices(params, standardised)
+    assert_allclose(
+        primary_map.matrices(folded, inputs),
+        expected,
+        rtol=1e-12,
+        atol=1e-13 * np.max(np.abs(expected)),
+    )
+
+
+@COMPLEX
+def test_affine_map_formula(complex_valued):
+    rng = np.random.default_rng(830)
+    primary_map, X = make_map("affine", complex_valued, rng)
+    layout, theta = map_parameters(primary_map, 831)
+    params = layout.unpack(theta)
+    expected = [
+        params["constant"]
+        + sum(x_l * h_l for x_l, h_l in zip(x, params["couplings"], strict=True))
+        for x in X
+    ]
+    matrices = primary_map.matrices(params, primary_map.prepare(X))
+    assert_allclose(matrices[:, 0], np.array(expected), rtol=1e-13, atol=1e-14)
+
+
+# --------------------------------------------------------------------------
+# 8. the whole loss
+# --------------------------------------------------------------------------
+
+
+def make_model(map_name, readout_name, which, complex_valued, seed, n_decoders=None):
+    """A model with two outputs and two levels per system, and its data."""
+    rng = np.random.default_rng(seed)
+    primary_map, X = make_map(map_name, complex_valued, rng)
+    readout = make_readout(readout_name, 2, 2, n_decoders, primary_map.n_systems)
+    return PMMModel(primary_map, readout, which=which), X, rng
+
+
+def model_data(model, X, rng, loss_name):
+    _, make_targets, _ = DATA_LOSS_CASES[loss_name]
+    targets = make_targets(rng, len(X), model.n_outputs)
+    weights = rng.uniform(0.2, 2.0, len(X))
+    return model.map.prepare(X), targets, weights
+
+
+def model_parameters(model, seed):
+    """The model's initial draw, moved off its structure by random noise."""
+    theta = model.initial_parameters(np.random.RandomState(seed))
+    return theta + 0.3 * np.random.default_rng(seed).standard_normal(model.n_params)
+
+
+def naive_outputs(model, readout_name, theta, inputs):
+    """Outputs composed from the map, per-matrix eigh and the written-out readout."""
+    params = model.layout.unpack(theta)
+    matrices = model.map.matrices(params, inputs)
+    n_samples, n_systems, n = matrices.shape[:3]
+    levels = model.readout.n_levels
+    vectors = np.zeros((n_samples, n_systems, n, levels), dtype=matrices.dtype)
+    values = np.zeros((n_samples, n_systems, levels))
+    for s in range(n_samples):
+        for c in range(n_systems):
+            lam, v = np.linalg.eigh(matrices[s, c])
+            columns = naive_select(lam, levels, model.which)
+            values[s, c], vectors[s, c] = lam[columns], v[:, columns]
+    outputs, offset = NAIVE_READOUTS[readout_name](
+        model.readout, vectors, values, params
+    )
+    return (outputs + offset).reshape(n_samples, -1) + params["intercept"]
+
+
+def check_model_gradient(
+    model, readout_name, X, rng, loss_name, theta, penalty, full=False
+):
+    """Loss against the written-out model, chunking, and finite differences.
+
+    ``full``: the whole finite-difference gradient, else directional
+    derivatives block by block (:func:`check_gradient_by_blocks`).
+    """
+    inputs, targets, weights = model_data(model, X, rng, loss_name)
+    data_loss = DATA_LOSS_CASES[loss_name][0]()
+    policy = ExecutionPolicy(chunk_size=4)  # 3 chunks of 10 samples
     loss, grad = model.loss_gradient(
-        theta, X, targets, weights, loss_fn, alpha, batch_size=batch_size
+        theta, inputs, targets, weights, data_loss, penalty, policy
     )
     assert isinstance(loss, float)
-    assert grad.shape == (model.n_params,)
-    expected = naive_loss(model, theta, X, targets, weights, data_loss, alpha)
-    assert_allclose(loss, expected, rtol=1e-12)
 
+    # The loss against the model written out.
+    expected = naive_outputs(model, readout_name, theta, inputs)
+    outputs = model.outputs(theta, inputs, policy)
+    assert_allclose(outputs, expected, rtol=1e-11, atol=1e-12)
+    per_sample = DATA_LOSS_CASES[loss_name][2](expected, targets)
+    penalised = theta * (penalty * model.layout.penalised)
+    expected_loss = weights @ per_sample / weights.sum() + 0.5 * penalised @ theta
+    assert_allclose(loss, expected_loss, rtol=1e-12)
+
+    # One chunk: the same up to the summation order.
     one_chunk = model.loss_gradient(
-        theta, X, targets, weights, loss_fn, alpha, batch_size=n_samples
+        theta, inputs, targets, weights, data_loss, penalty, ExecutionPolicy()
     )
-    assert_allclose(one_chunk[0], loss, rtol=1e-13)
-    assert_allclose(one_chunk[1], grad, rtol=1e-11, atol=1e-13)
+    assert_allclose(one_chunk[0], loss, rtol=1e-14)
+    assert_allclose(one_chunk[1], grad, rtol=1e-12, atol=1e-14 * np.abs(grad).max())
 
-    def function(t):
-        return model.loss_gradient(t, X, targets, weights, loss_fn, alpha)[0]
+    def function(t):  # one chunk: the chunked gradient equals it (above)
+        return model.loss_gradient(
+            t, inputs, targets, weights, data_loss, penalty, ExecutionPolicy()
+        )[0]
 
-    numeric = finite_difference_gradient(function, theta)
-    error = np.max(np.abs(numeric - grad)) / np.max(np.abs(grad))
-    assert error < 1e-6, f"relative gradient error {error:.2e}"
+    if full:
+        numeric = finite_difference_gradient(function, theta)
+        assert_gradient_close(grad, numeric, "loss_gradient_full")
+    else:
+        check_gradient_by_blocks(
+            function, theta, grad, model.layout, "loss_gradient", 990
+        )
 
 
-@pytest.mark.parametrize("data_loss", ["squared", "softmax"])
+@DATA_LOSS
 @COMPLEX
 @WHICH
-@READOUT
+@READOUT_NAME
+@MODEL_MAPS
 def test_loss_gradient_finite_differences(
-    readout, n_decoders, which, complex_valued, data_loss
+    map_name, readout_name, which, complex_valued, loss_name
 ):
-    model = PMMModel(
-        n_features=2,
-        n_outputs=2,
-        matrix_size=4,
-        n_eigenvectors=3,
-        readout=readout,
-        n_decoders=n_decoders,
-        which=which,
-        complex_valued=complex_valued,
+    model, X, rng = make_model(map_name, readout_name, which, complex_valued, 900)
+    theta = model_parameters(model, 901)
+    check_model_gradient(model, readout_name, X, rng, loss_name, theta, 0.1)
+
+
+@COMPLEX
+@MODEL_MAPS
+@pytest.mark.parametrize(
+    "readout_name, n_decoders", [("decoder", 2), ("expectation", 2)]
+)
+def test_loss_gradient_shared_decoders(
+    readout_name, n_decoders, map_name, complex_valued
+):
+    model, X, rng = make_model(
+        map_name, readout_name, "largest_magnitude", complex_valued, 910, n_decoders
     )
-    check_loss_gradient(model, 800, data_loss)
+    theta = model_parameters(model, 911)
+    # A penalty per float, on top of the penalised mask.
+    penalty = rng.uniform(0.0, 0.3, model.n_params)
+    check_model_gradient(model, readout_name, X, rng, "cross_entropy", theta, penalty)
 
 
 def test_loss_gradient_paper_shape():
     # The paper's regression layout (q = 1, r = 3, one decoder per pair), n = 5.
-    model = PMMModel(2, 1, 5, 3, "decoder", None, "largest_magnitude", True)
+    primary_map = AffineMap(n_features=2, matrix_size=5, complex_valued=True)
+    model = PMMModel(primary_map, DecoderReadout(1, 3), which="largest_magnitude")
     assert model.n_params == 3 * 25 + 6 * 25 + 1
-    check_loss_gradient(model, 801, "squared", n_samples=9, batch_size=2)
-
-
-# --------------------------------------------------------------------------
-# 7. degenerate spectra
-# --------------------------------------------------------------------------
-
-
-def degenerate_parameters(model, rng):
-    """Parameter vectors whose primary matrices have repeated eigenvalues."""
-    n, p = model.matrix_size, model.n_features
-    eye = np.eye(n)
-    zeros = np.zeros((p + 1, n, n))
-    no_secondary = np.zeros((model.readout.n_matrices, n, n))
-    rand_secondary = random_hermitian(
-        rng, (model.readout.n_matrices,), n, model.packing.complex_valued
+    rng = np.random.default_rng(920)
+    X = rng.uniform(-1.5, 1.5, (9, 2))
+    theta = model_parameters(model, 921)
+    check_model_gradient(
+        model, "decoder", X, rng, "squared_error", theta, 0.1, full=True
     )
-    eye_secondary = np.broadcast_to(eye, no_secondary.shape)
-    intercept = rng.standard_normal(model.n_outputs)
 
-    identity = zeros.copy()
-    identity[0] = eye
-    blocks = zeros.copy()
-    blocks[0] = np.diag(np.repeat([2.0, -1.0], [n // 2, n - n // 2]))
-    blocks[1:] = blocks[0] * rng.uniform(0.1, 0.4, p)[:, None, None]
-    plus_minus = zeros.copy()
-    plus_minus[0] = np.diag(np.resize([1.0, -1.0], n))
-    return {
-        "all_zero": np.zeros(model.n_params),
-        "identity": model.pack(identity, no_secondary, intercept),
-        "identity_random_secondary": model.pack(identity, rand_secondary, intercept),
-        "identity_secondary": model.pack(identity, eye_secondary, intercept),
-        "zero_hamiltonian": model.pack(zeros, rand_secondary, intercept),
-        "blocks": model.pack(blocks, rand_secondary, intercept),
-        "plus_minus": model.pack(plus_minus, rand_secondary, intercept),
+
+# --------------------------------------------------------------------------
+# 9. small gaps and degenerate spectra in the whole model
+# --------------------------------------------------------------------------
+
+
+def affine_with_spectrum(model, diagonals, rng):
+    """Parameters of an affine model with ``H_l = U diag(diagonals[l]) U^dagger``.
+
+    ``diagonals`` has shape (p + 1, n): the spectrum of H(x) is
+    ``diagonals[0] + sum_l x_l diagonals[l]`` for every x, in the same
+    eigenbasis U.  The readout's matrices and intercepts are random.
+    """
+    n, complex_valued = model.map.matrix_size, model.map.complex_valued
+    u = random_unitaries(rng, (), n, complex_valued)
+    hamiltonians = (u * diagonals[:, None, :]) @ dagger(u)
+    hamiltonians = 0.5 * (hamiltonians + dagger(hamiltonians))
+    params = model.layout.unpack(rng.standard_normal(model.n_params))
+    params["constant"], params["couplings"] = hamiltonians[0], hamiltonians[1:]
+    return model.layout.pack(params)
+
+
+@COMPLEX
+@pytest.mark.parametrize("gap", [1e-3, 1e-4, 1e-5, 1e-6])
+def test_loss_gradient_small_gaps(gap, complex_valued):
+    """The model's gradient where the two selected levels are ``gap`` apart.
+
+    Levels 1 and 2 of H(x) stay ``2 gap`` apart for every x, on a spectral
+    scale of 1.7 to 2.3: the couplings are diagonal in the eigenbasis of H_0
+    and equal on the pair.  Step and tolerances as in
+    :func:`test_eigh_adjoint_small_gaps`, with the bias bound
+    (1e-8 * 2.3 / (2 gap))^2 (measured 1.2e-4 at gap 1e-6, bound 1.3e-4).
+    """
+    rng = np.random.default_rng(1000)
+    primary_map = AffineMap(n_features=1, matrix_size=4, complex_valued=complex_valued)
+    readout = make_readout("decoder", 1, 2)
+    diagonals = np.array([[-2.0, 0.2, 0.2 + 2 * gap, 1.4], [0.3, 0.1, 0.1, -0.2]])
+    model = PMMModel(primary_map, readout, which=1)
+    theta = affine_with_spectrum(model, diagonals, rng)
+    X = rng.uniform(-1.0, 1.0, (6, 1))
+    inputs, targets, weights = model_data(model, X, rng, "squared_error")
+    levels = model.eigenvalues(theta, inputs, ExecutionPolicy())
+    assert_allclose(levels[..., 2] - levels[..., 1], 2 * gap, rtol=1e-12 / gap)
+    args = (inputs, targets, weights, SquaredError(), 0.1, ExecutionPolicy())
+    numeric = finite_difference_gradient(
+        lambda t: model.loss_gradient(t, *args)[0], theta, **small_gap_stencil(gap)
+    )
+    bias = (DEFAULT_BROADENING * 2.3 / (2 * gap)) ** 2
+    _, grad = model.loss_gradient(theta, *args)
+    assert_gradient_close(
+        grad, numeric, "model_small_gap", rtol=2 * bias + SMALL_GAP_FLOOR
+    )
+    sharp = PMMModel(primary_map, readout, which=1, broadening=1e-13)
+    _, grad = sharp.loss_gradient(theta, *args)
+    assert_gradient_close(grad, numeric, "model_small_gap_sharp", rtol=SMALL_GAP_FLOOR)
+
+
+def degenerate_starts(model, rng):
+    """Parameter vectors whose primary matrices have repeated eigenvalues.
+
+    For every map: all zero, and a zero map under a random readout.  For the
+    affine map also the identity, two degenerate blocks and a +-1 spectrum.
+    """
+    zero = {
+        name: np.zeros_like(a)
+        for name, a in model.layout.unpack(np.zeros(model.n_params)).items()
     }
+    random_readout = model.layout.unpack(rng.standard_normal(model.n_params))
+    for block in model.map.blocks():
+        random_readout[block.name] = zero[block.name]
+    starts = {
+        "all_zero": np.zeros(model.n_params),
+        "zero_map": model.layout.pack(random_readout),
+    }
+    if isinstance(model.map, AffineMap):
+        n, p = model.map.matrix_size, model.map.n_features
+        for name, diagonal in {
+            "identity": np.ones(n),
+            "blocks": np.repeat([2.0, -1.0], [n // 2, n - n // 2]),
+            "plus_minus": np.resize([1.0, -1.0], n),
+        }.items():
+            params = dict(random_readout)
+            params["constant"] = np.diag(diagonal)
+            params["couplings"] = np.diag(diagonal) * rng.uniform(0.1, 0.4, (p, 1, 1))
+            starts[name] = model.layout.pack(params)
+    return starts
 
 
-@pytest.mark.parametrize("data_loss", ["squared", "softmax"])
-@COMPLEX
+@DATA_LOSS
 @WHICH
-@READOUT
+@READOUT_NAME
+@ALL_MAPS_COMPLEX
 def test_degenerate_spectra_are_finite(
-    readout, n_decoders, which, complex_valued, data_loss, strict
+    map_name, readout_name, which, complex_valued, loss_name, strict
 ):
-    rng = np.random.default_rng(900)
-    model = PMMModel(2, 2, 4, 2, readout, n_decoders, which, complex_valued)
-    X, targets, weights = make_data(rng, 6, 2, 2, data_loss)
-    for name, theta in degenerate_parameters(model, rng).items():
+    model, X, rng = make_model(map_name, readout_name, which, complex_valued, 1100)
+    inputs, targets, weights = model_data(model, X, rng, loss_name)
+    data_loss = DATA_LOSS_CASES[loss_name][0]()
+    policy = ExecutionPolicy(chunk_size=4)
+    for name, theta in degenerate_starts(model, rng).items():
         loss, grad = model.loss_gradient(
-            theta, X, targets, weights, make_loss(data_loss), 0.1, batch_size=4
+            theta, inputs, targets, weights, data_loss, 0.1, policy
         )
-        assert np.isfinite(loss), name
         assert np.all(np.isfinite(grad)), name
-        assert np.all(np.isfinite(model.predict(theta, X))), name
+        # The loss is the data loss of the outputs (which are finite).
+        outputs = model.outputs(theta, inputs, policy)
+        per_sample = DATA_LOSS_CASES[loss_name][2](outputs, targets)
+        penalised = theta * (0.1 * model.layout.penalised)
+        expected = weights @ per_sample / weights.sum() + 0.5 * penalised @ theta
+        assert_allclose(loss, expected, rtol=1e-12, err_msg=name)
+
+
+# Every degenerate start of the affine map, and a zero map under a random
+# readout for the others.
+LBFGS_STARTS = [
+    ("affine", start) for start in ("all_zero", "identity", "blocks", "plus_minus")
+] + [(name, "zero_map") for name in MAP_FACTORIES if name != "affine"]
 
 
 @COMPLEX
-@READOUT
-@pytest.mark.parametrize("start", ["all_zero", "identity_random_secondary", "blocks"])
-def test_lbfgs_from_degenerate_start(start, readout, n_decoders, complex_valued):
-    rng = np.random.default_rng(901)
-    model = PMMModel(
-        2, 1, 4, 2, readout, n_decoders, "largest_magnitude", complex_valued
+@READOUT_NAME
+@pytest.mark.parametrize("map_name, start", LBFGS_STARTS)
+def test_lbfgs_from_degenerate_start(start, map_name, readout_name, complex_valued):
+    model, X, rng = make_model(
+        map_name, readout_name, "largest_magnitude", complex_valued, 1200
     )
-    X, targets, weights = make_data(rng, 8, 2, 1, "squared")
-    theta0 = degenerate_parameters(model, rng)[start]
-
-    def function(theta):
-        return model.loss_gradient(theta, X, targets, weights, SquaredError(), 0.1)
+    inputs, targets, weights = model_data(model, X, rng, "squared_error")
+    theta0 = degenerate_starts(model, rng)[start]
+    args = (inputs, targets, weights, SquaredError(), 0.1, ExecutionPolicy(4))
 
     with strict_numerics():
-        loss0 = function(theta0)[0]
+        loss0 = model.loss_gradient(theta0, *args)[0]
         result = minimize(
-            function, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 5}
+            lambda t: model.loss_gradient(t, *args),
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 5},
         )
     assert np.all(np.isfinite(result.x))
-    assert np.isfinite(result.fun)
     assert np.all(np.isfinite(result.jac))
+    # A kink can stop the line search at once; it must never go up.
     assert result.fun <= loss0
 
 
-# Spectra with a repeated level; the loss stays differentiable because either
-# the repeated level is never selected, or the readout only sees the selected
-# subspace (shared observables: sum_i v_i^dagger D v_i = tr(P D)).
+# Spectra of 5 levels with a repeated one (r = 2); the loss stays
+# differentiable because either the repeated level is never selected, or the
+# readout only sees the selected subspace (shared observables:
+# sum_i v_i^dagger D v_i = tr(P D)).  The couplings move the levels by at
+# most 0.3, which keeps every selection.
 UNSELECTED_REPEATS = {
-    "lowest": [-4.0, -2.0, 1.0, 1.0],
-    "highest": [0.0, 0.0, 2.0, 4.0],
-    "largest_magnitude": [-4.0, 0.5, 0.5, 3.0],
+    "lowest": [-4.0, -2.0, 1.0, 1.0, 3.0],
+    "highest": [0.0, 0.0, 1.0, 2.0, 4.0],
+    "largest_magnitude": [-4.0, 0.5, 0.5, 1.0, 3.0],
+    1: [-3.0, -1.0, 2.0, 3.0, 3.0],
 }
 SELECTED_REPEATS = {
-    "lowest": [-3.0, -3.0, 0.5, 2.0],
-    "highest": [-2.0, 0.5, 2.5, 2.5],
-    "largest_magnitude": [-3.5, 1.0, 0.5, -3.5],
+    "lowest": [-3.0, -3.0, 0.5, 2.0, 3.0],
+    "highest": [-2.0, 0.5, 1.0, 2.5, 2.5],
+    "largest_magnitude": [-3.5, 1.0, 0.5, -3.5, 0.0],
+    1: [-3.0, 0.5, 0.5, 2.0, 3.0],
 }
 
 
-def degenerate_model_parameters(model, spectrum, rng):
-    """Random parameters whose H(x) keeps ``spectrum``'s repeated level for all x.
-
-    H_0 = U diag(spectrum) U^dagger and H_l = U diag(a_l) U^dagger, with ``a_l``
-    equal on the repeated level and small enough to keep the level order.
-    """
-    n, p = model.matrix_size, model.n_features
-    complex_valued = model.packing.complex_valued
-    u, _ = np.linalg.qr(random_matrices(rng, (), n, complex_valued))
-    spectrum = np.asarray(spectrum)
-    repeated = np.flatnonzero(np.sum(spectrum[:, None] == spectrum, axis=1) > 1)
-    diagonals = np.concatenate([spectrum[None], rng.uniform(-0.15, 0.15, (p, n))])
-    diagonals[1:, repeated] = diagonals[1:, repeated[:1]]
-    hamiltonians = (u * diagonals[:, None, :]) @ dagger(u)
-    hamiltonians = 0.5 * (hamiltonians + dagger(hamiltonians))
-    secondary = random_hermitian(rng, (model.readout.n_matrices,), n, complex_valued)
-    return model.pack(hamiltonians, secondary, rng.standard_normal(model.n_outputs))
-
-
-def check_degenerate_gradient(model, spectrum, data_loss, seed):
+def check_repeated_level_gradient(model, spectrum, loss_name, seed):
     rng = np.random.default_rng(seed)
-    X, targets, weights = make_data(
-        rng, 8, model.n_features, model.n_outputs, data_loss
+    spectrum = np.asarray(spectrum)
+    n, p = model.map.matrix_size, model.map.n_features
+    # Couplings equal on the repeated level: it stays repeated for every x.
+    diagonals = np.concatenate([spectrum[None], rng.uniform(-0.15, 0.15, (p, n))])
+    repeated = np.flatnonzero(np.sum(spectrum[:, None] == spectrum, axis=1) > 1)
+    diagonals[1:, repeated] = diagonals[1:, repeated[:1]]
+    theta = affine_with_spectrum(model, diagonals, rng)
+    X = rng.uniform(-1.0, 1.0, (8, p))
+    inputs, targets, weights = model_data(model, X, rng, loss_name)
+    levels = model.eigenvalues(theta, inputs, ExecutionPolicy())[:, 0]
+    gaps = np.diff(levels, axis=-1)
+    assert np.all(np.sum(gaps < 1e-12, axis=-1) == 1)  # the repeated level is there
+    args = (inputs, targets, weights, DATA_LOSS_CASES[loss_name][0](), 0.1)
+    _, grad = model.loss_gradient(theta, *args, ExecutionPolicy(3))
+    check_gradient_by_blocks(
+        lambda t: model.loss_gradient(t, *args, ExecutionPolicy())[0],
+        theta,
+        grad,
+        model.layout,
+        "repeated_level",
+        seed + 1,
     )
-    theta = degenerate_model_parameters(model, spectrum, rng)
-    levels = model.eigenvalues(theta, X)
-    repeats = np.sum(np.abs(levels[:, :, None] - levels[:, None, :]) < 1e-12, axis=2)
-    assert np.all(np.max(repeats, axis=1) == 2)  # the repeated level is there
-    args = (X, targets, weights, make_loss(data_loss), 0.1)
-    _, grad = model.loss_gradient(theta, *args, batch_size=3)
-    numeric = finite_difference_gradient(
-        lambda t: model.loss_gradient(t, *args)[0], theta
-    )
-    error = np.max(np.abs(numeric - grad)) / np.max(np.abs(grad))
-    assert error < 1e-6, f"relative gradient error {error:.2e}"
 
 
 @COMPLEX
 @WHICH
-@READOUT
-def test_loss_gradient_repeated_unselected_level(
-    readout, n_decoders, which, complex_valued
-):
+@READOUT_NAME
+def test_loss_gradient_repeated_unselected_level(readout_name, which, complex_valued):
     # The two selected levels are simple; a repeated level is not selected.
-    model = PMMModel(2, 2, 4, 2, readout, n_decoders, which, complex_valued)
-    check_degenerate_gradient(model, UNSELECTED_REPEATS[which], "squared", 950)
+    primary_map = AffineMap(2, 5, complex_valued)
+    model = PMMModel(primary_map, make_readout(readout_name, 2, 2), which=which)
+    check_repeated_level_gradient(
+        model, UNSELECTED_REPEATS[which], "squared_error", 1300
+    )
 
 
 @COMPLEX
@@ -764,162 +1522,126 @@ def test_loss_gradient_repeated_unselected_level(
 def test_loss_gradient_repeated_selected_level(n_decoders, which, complex_valued):
     # Both selected levels are one repeated level, read out through
     # observables shared by the two vectors: the loss only sees the subspace.
-    model = PMMModel(2, 2, 4, 2, "expectation", n_decoders, which, complex_valued)
-    check_degenerate_gradient(model, SELECTED_REPEATS[which], "softmax", 960)
+    primary_map = AffineMap(2, 5, complex_valued)
+    readout = make_readout("expectation", 2, 2, n_decoders)
+    model = PMMModel(primary_map, readout, which=which)
+    check_repeated_level_gradient(model, SELECTED_REPEATS[which], "cross_entropy", 1310)
 
 
 # --------------------------------------------------------------------------
-# 8. rescale
+# 10. rescale
 # --------------------------------------------------------------------------
 
 
-@COMPLEX
 @WHICH
-@READOUT
-def test_rescale(readout, n_decoders, which, complex_valued):
-    rng = np.random.default_rng(1000)
-    p, q = 2, 2
-    model = PMMModel(p, q, 4, 3, readout, n_decoders, which, complex_valued)
-    theta = 0.7 * rng.standard_normal(model.n_params)
-    X = rng.uniform(-2.0, 2.0, (7, p))
-    x_shift = rng.standard_normal(p)
-    x_scale = rng.uniform(0.5, 2.0, p)
+@READOUT_NAME
+@ALL_MAPS_COMPLEX
+def test_rescale(map_name, readout_name, which, complex_valued):
+    model, X, rng = make_model(map_name, readout_name, which, complex_valued, 1400)
+    theta = model_parameters(model, 1401)
+    policy = ExecutionPolicy()
+    q = model.n_outputs
     y_shift = rng.standard_normal(q)
-    if readout == "eigenvalues":
+    if isinstance(model.readout, EigenvalueReadout):
         y_scale = np.full(q, 1.7)
     else:
         y_scale = rng.uniform(0.5, 2.0, q)
+    scaling = model.map.input_scaling(X, np.ones(len(X)))
+    if scaling is not None:
+        shift, spread = scaling
+        scaling = (
+            shift + rng.standard_normal(np.shape(shift)),
+            spread * rng.uniform(0.5, 2.0, np.shape(spread)),
+        )
+        standardised = model.map.prepare(model.map.scale_inputs(X, scaling))
+    else:
+        standardised = model.map.prepare(X)
+    inputs = model.map.prepare(X)
 
-    rescaled = model.rescale(theta, x_shift, x_scale, y_shift, y_scale)
-    assert rescaled.shape == theta.shape
-    expected = y_scale * model.predict(theta, (X - x_shift) / x_scale) + y_shift
-    scale = np.max(np.abs(expected))
+    rescaled = model.rescale(theta, scaling, y_shift, y_scale)
+    expected = y_scale * model.outputs(theta, standardised, policy) + y_shift
+    atol = 1e-11 * np.max(np.abs(expected))
     assert_allclose(
-        model.predict(rescaled, X), expected, rtol=1e-10, atol=1e-10 * scale
+        model.outputs(rescaled, inputs, policy), expected, rtol=1e-11, atol=atol
     )
 
-    # The inverse map restores the parameters and the predictions.
-    restored = model.rescale(
-        rescaled, -x_shift / x_scale, 1.0 / x_scale, -y_shift / y_scale, 1.0 / y_scale
-    )
+    # The inverse map restores the parameters.
+    inverse = None
+    if scaling is not None:
+        inverse = (-scaling[0] / scaling[1], 1.0 / scaling[1])
+    restored = model.rescale(rescaled, inverse, -y_shift / y_scale, 1.0 / y_scale)
     assert_allclose(restored, theta, rtol=1e-12, atol=1e-12)
-    original = model.predict(theta, X)
-    assert_allclose(
-        model.predict(restored, X), original, rtol=1e-10, atol=1e-10 * scale
-    )
 
 
 def test_rescale_eigenvalues_needs_common_scale():
-    model = PMMModel(2, 2, 4, 2, "eigenvalues", None, "lowest", True)
-    theta = np.random.default_rng(1001).standard_normal(model.n_params)
+    model = PMMModel(AffineMap(2, 4, True), EigenvalueReadout(2, 2))
+    theta = model_parameters(model, 1410)
     with pytest.raises(ValueError, match="common y_scale"):
-        model.rescale(theta, np.zeros(2), np.ones(2), np.zeros(2), np.array([1.0, 2.0]))
-
-
-@COMPLEX
-@READOUT
-def test_pack_unpack_parameters(readout, n_decoders, complex_valued):
-    model = PMMModel(2, 2, 4, 3, readout, n_decoders, "lowest", complex_valued)
-    theta = np.random.default_rng(1002).standard_normal(model.n_params)
-    hamiltonians, secondary, intercept = model.unpack(theta)
-    assert hamiltonians.shape == (3, 4, 4)
-    assert secondary.shape == (model.readout.n_matrices, 4, 4)
-    assert_array_equal(model.pack(hamiltonians, secondary, intercept), theta)
-    # eigenvalues() agrees with the decomposition of primary_matrices().
-    X = np.random.default_rng(1003).uniform(-1, 1, (5, 2))
-    stack = model.primary_matrices(X, hamiltonians)
-    assert_allclose(stack, dagger(stack), rtol=0, atol=0)
-    assert_allclose(model.eigenvalues(theta, X), np.linalg.eigvalsh(stack))
+        model.rescale(theta, None, np.zeros(2), np.array([1.0, 2.0]))
 
 
 # --------------------------------------------------------------------------
-# 9. chunking and parallelism
+# 11. chunking and parallelism
 # --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-@pytest.mark.parametrize("batch_size", [1, 3, 10, 50])
-def test_chunked_map_order(batch_size, n_jobs):
-    results = chunked_map(
-        lambda batch: (batch.start, batch.stop),
-        10,
-        batch_size=batch_size,
-        n_jobs=n_jobs,
-    )
-    assert results == [(b.start, b.stop) for b in gen_batches(10, batch_size)]
-    with Parallel(n_jobs=2, prefer="threads") as parallel:
-        reused = chunked_map(
-            lambda batch: (batch.start, batch.stop),
-            10,
-            batch_size=batch_size,
-            n_jobs=n_jobs,
-            parallel=parallel,
-        )
-    assert reused == results
-
-
-@COMPLEX
-def test_eigh_batched_is_deterministic(complex_valued):
-    rng = np.random.default_rng(1100)
-    matrices = random_hermitian(rng, (23,), 5, complex_valued)
-    values, vectors = np.linalg.eigh(matrices)
-    for batch_size in (1, 4, 23, 1024):
-        for n_jobs in (1, 2):
-            got_values, got_vectors = eigh_batched(
-                matrices, batch_size=batch_size, n_jobs=n_jobs
-            )
-            assert np.array_equal(got_values, values), (batch_size, n_jobs)
-            assert np.array_equal(got_vectors, vectors), (batch_size, n_jobs)
-
-
-@pytest.mark.parametrize("data_loss", ["squared", "softmax"])
-@COMPLEX
-@READOUT
-def test_loss_gradient_is_deterministic(readout, n_decoders, complex_valued, data_loss):
-    rng = np.random.default_rng(1200)
-    model = PMMModel(
-        2, 2, 4, 3, readout, n_decoders, "largest_magnitude", complex_valued
-    )
-    X, targets, weights = make_data(rng, 11, 2, 2, data_loss)
-    theta = 0.7 * rng.standard_normal(model.n_params)
-    args = (theta, X, targets, weights, make_loss(data_loss), 0.1)
-
-    reference = model.loss_gradient(*args, batch_size=3, n_jobs=1)
-    parallel_run = model.loss_gradient(*args, batch_size=3, n_jobs=2)
-    assert reference[0] == parallel_run[0]
-    assert np.array_equal(reference[1], parallel_run[1])
-    with Parallel(n_jobs=2, prefer="threads") as parallel:
+@pytest.mark.parametrize("chunk_size", [1, 3, 10, 50])
+def test_execution_policy_order(chunk_size, n_jobs):
+    policy = ExecutionPolicy(chunk_size=chunk_size, n_jobs=n_jobs)
+    expected = [
+        (start, min(start + chunk_size, 10)) for start in range(0, 10, chunk_size)
+    ]
+    assert policy.map(lambda batch: (batch.start, batch.stop), 10) == expected
+    with policy:  # one pool kept open across calls
         for _ in range(2):
-            reused = model.loss_gradient(
-                *args, batch_size=3, n_jobs=2, parallel=parallel
-            )
+            assert policy.map(lambda batch: (batch.start, batch.stop), 10) == expected
+    assert policy.serial().map(lambda batch: (batch.start, batch.stop), 10) == expected
+
+
+@COMPLEX
+@MODEL_MAPS
+def test_loss_gradient_is_deterministic(map_name, complex_valued):
+    model, X, rng = make_model(
+        map_name, "decoder", "largest_magnitude", complex_valued, 1500
+    )
+    inputs, targets, weights = model_data(model, X, rng, "cross_entropy")
+    theta = model_parameters(model, 1501)
+    data_loss = SoftmaxCrossEntropy(0.7)
+    args = (theta, inputs, targets, weights, data_loss, 0.1)
+
+    reference = model.loss_gradient(*args, ExecutionPolicy(3, n_jobs=1))
+    policy = ExecutionPolicy(3, n_jobs=2)
+    in_threads = model.loss_gradient(*args, policy)
+    assert in_threads[0] == reference[0]
+    assert_array_equal(in_threads[1], reference[1])
+    with policy:
+        for _ in range(2):
+            reused = model.loss_gradient(*args, policy)
             assert reused[0] == reference[0]
-            assert np.array_equal(reused[1], reference[1])
+            assert_array_equal(reused[1], reference[1])
 
     # Other chunkings change only the summation order.
-    for batch_size in (1, 5, 11, 1024):
-        other = model.loss_gradient(*args, batch_size=batch_size, n_jobs=2)
-        assert_allclose(other[0], reference[0], rtol=1e-13)
-        assert_allclose(other[1], reference[1], rtol=1e-11, atol=1e-13)
+    scale = np.abs(reference[1]).max()
+    for chunk_size in (1, 4, len(X), 1024):
+        other = model.loss_gradient(*args, ExecutionPolicy(chunk_size, n_jobs=2))
+        assert_allclose(other[0], reference[0], rtol=1e-14)
+        assert_allclose(other[1], reference[1], rtol=1e-12, atol=1e-14 * scale)
 
-    predictions = model.predict(theta, X, batch_size=3, n_jobs=1)
-    for batch_size in (1, 3, 1024):
-        for n_jobs in (1, 2):
-            other = model.predict(theta, X, batch_size=batch_size, n_jobs=n_jobs)
-            assert_allclose(other, predictions, rtol=1e-13, atol=1e-14)
-
-
-def test_eigh_batched_scipy_options_match_the_stacked_solver():
-    # subset_by_index and driver go through scipy.linalg.eigh, the reference API.
-    from sklearn_pmm._eigh import eigh_batched
-
-    rng = np.random.default_rng(7)
-    stack = rng.normal(size=(9, 5, 5)) + 1j * rng.normal(size=(9, 5, 5))
-    stack = stack + np.conj(stack.transpose(0, 2, 1))
-    values, vectors = np.linalg.eigh(stack)
-    sub_values, sub_vectors = eigh_batched(
-        stack, batch_size=4, subset_by_index=(1, 3), driver="evr"
+    outputs = model.outputs(theta, inputs, ExecutionPolicy(3, n_jobs=1))
+    levels = model.eigenvalues(theta, inputs, ExecutionPolicy(3, n_jobs=1))
+    assert_allclose(
+        levels,
+        np.linalg.eigvalsh(model.map.matrices(model.layout.unpack(theta), inputs)),
+        rtol=1e-14,
+        atol=1e-14,
     )
-    assert_allclose(sub_values, values[:, 1:4], atol=1e-12)
-    overlap = np.abs(np.einsum("sai,sai->si", np.conj(vectors[:, :, 1:4]), sub_vectors))
-    assert_allclose(overlap, 1.0, atol=1e-10)
+    for chunk_size in (1, 3, 1024):
+        for n_jobs in (1, 2):
+            policy = ExecutionPolicy(chunk_size, n_jobs=n_jobs)
+            assert_allclose(
+                model.outputs(theta, inputs, policy), outputs, rtol=1e-14, atol=1e-14
+            )
+            assert_allclose(
+                model.eigenvalues(theta, inputs, policy), levels, rtol=1e-14, atol=1e-14
+            )
