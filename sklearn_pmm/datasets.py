@@ -8,9 +8,16 @@ This module holds:
   (:func:`make_test_function`, :func:`make_test_grid`) and metric
   (:func:`normalized_mae`), with the paper's own PMM scores
   (:data:`PAPER_PMM_NMAE`);
-* two classes of random smooth functions on :math:`[-1, 1]^2`
-  (:func:`make_random_fourier`, :func:`make_random_polynomial`,
-  :func:`make_random_function_data`);
+* the paper's two classes of random smooth functions on :math:`[-1, 1]^2`:
+  separable Fourier series :math:`\\sum a_{nm} \\sin(n\\pi x/3)
+  \\sin(m\\pi y/3) + b_{nm} \\cos(n\\pi x/3) \\cos(m\\pi y/3)`
+  (:func:`make_random_fourier`) and polynomials of degree at most :math:`d`
+  in :math:`x` and in :math:`y` (:func:`make_random_polynomial`); two
+  variants, plane-wave series :math:`\\cos(\\pi(k_x x + k_y y))`,
+  :math:`\\sin(\\pi(k_x x + k_y y))` (:func:`make_random_plane_wave_series`)
+  and polynomials of bounded total degree
+  (:func:`make_random_total_degree_polynomial`); and their sampling protocol
+  (:func:`make_random_function_data`);
 * one-dimensional waveforms (:func:`waveform`, :func:`make_waveform`).
 
 The paper's protocol: 200 training points drawn uniformly on
@@ -50,7 +57,9 @@ __all__ = [
     "gentle",
     "make_random_fourier",
     "make_random_function_data",
+    "make_random_plane_wave_series",
     "make_random_polynomial",
+    "make_random_total_degree_polynomial",
     "make_test_function",
     "make_test_grid",
     "make_waveform",
@@ -575,18 +584,51 @@ def vicente_romero(x, y):
     z : ndarray
         Function values, of the broadcast shape of ``x`` and ``y``.
 
+    Notes
+    -----
+    This is the form of the paper's Methods table, where only the ripple
+    term carries the angular factor. The function is also published (for
+    instance as ``f12`` of Burkardt's TEST_INTERP_2D [2]_) as
+
+    .. math::
+
+        \tilde f(x, y) = 1.5 \left(0.8\, r
+            + 0.35 \sin\left(\frac{2.4 \pi r}{\sqrt2}\right)\right)
+            \sin(1.3\, \theta), \qquad \theta = \operatorname{atan2}(y, x),
+
+    with the same constants (:math:`1.5 \cdot 0.8 = 6/5`,
+    :math:`1.5 \cdot 0.35 = 21/40`, :math:`2.4 = 12/5`) but with the
+    angular factor :math:`\sin(1.3\,\theta)` multiplying the radial ramp
+    :math:`\frac65 r` too, so that
+
+    .. math::
+
+        f(x, y) - \tilde f(x, y) = \frac65\, r \left(1 - \sin(1.3\,\theta)\right).
+
+    The two agree only at the origin and on the ray
+    :math:`\theta = \pi/2.6`; on :math:`[0, 1]^2` they differ by up to 1.2
+    (at :math:`(1, 0)`, where :math:`f = 1.2` and :math:`\tilde f = 0`), and
+    their means there are about 0.82 (:math:`f`) and 0.58
+    (:math:`\tilde f`). This function keeps the paper's form, so that scores
+    are comparable with the paper's.
+
     References
     ----------
     .. [1] V. J. Romero, J. V. Burkardt, M. D. Gunzburger and J. S. Peterson,
        "Comparison of pure and 'Latinized' centroidal Voronoi tessellation
        against various other statistical sampling methods", *Reliability
        Engineering & System Safety* 91 (10-11), 1266-1280, 2006.
+    .. [2] J. Burkardt, *TEST_INTERP_2D: test functions for 2D interpolation*,
+       Florida State University, 2016.
 
     Examples
     --------
     >>> from sklearn_pmm.datasets import vicente_romero
     >>> print(round(float(vicente_romero(0.5, 0.5)), 6))
     0.585414
+    >>> # On the x axis the ripple vanishes (sin 0 = 0) but the ramp does not.
+    >>> print(round(float(vicente_romero(1.0, 0.0)), 6))
+    1.2
     """
     x, y = _xy(x, y)
     r = np.hypot(x, y)
@@ -826,7 +868,50 @@ def normalized_mae(y_true, y_pred):
 
 
 class _RandomFourierSeries:
-    """Callable 2-D Fourier series; see :func:`make_random_fourier`."""
+    """Callable separable Fourier series; see :func:`make_random_fourier`."""
+
+    def __init__(self, a, b):
+        self.a = a
+        self.b = b
+
+    @property
+    def n_terms(self):
+        return self.b.shape[0] - 1
+
+    def __call__(self, x, y):
+        x, y = _xy(x, y)
+        k = np.pi / 3.0 * np.arange(self.n_terms + 1)
+        phase_x = x[..., np.newaxis] * k
+        phase_y = y[..., np.newaxis] * k
+        # sum_nm a_nm s_n(x) s_m(y) = sum_m (s(x) @ a)_m s_m(y), likewise for b.
+        sines = np.sum((np.sin(phase_x) @ self.a) * np.sin(phase_y), axis=-1)
+        cosines = np.sum((np.cos(phase_x) @ self.b) * np.cos(phase_y), axis=-1)
+        return sines + cosines
+
+    def __repr__(self):
+        return f"<random Fourier series, n_terms={self.n_terms}>"
+
+
+class _RandomPolynomial:
+    """Callable bivariate polynomial; see :func:`make_random_polynomial`."""
+
+    def __init__(self, coef):
+        self.coef = coef
+
+    @property
+    def degree(self):
+        return self.coef.shape[0] - 1
+
+    def __call__(self, x, y):
+        x, y = _xy(x, y)
+        return np.asarray(np.polynomial.polynomial.polyval2d(x, y, self.coef))
+
+    def __repr__(self):
+        return f"<random polynomial, degree {self.degree} in x and in y>"
+
+
+class _RandomPlaneWaveSeries:
+    """Callable plane-wave series; see :func:`make_random_plane_wave_series`."""
 
     def __init__(self, kx, ky, a, b):
         self.kx = kx
@@ -841,11 +926,11 @@ class _RandomFourierSeries:
 
     def __repr__(self):
         n_terms = int(np.max(self.kx))
-        return f"<random Fourier series, n_terms={n_terms}>"
+        return f"<random plane-wave series, n_terms={n_terms}>"
 
 
-class _RandomPolynomial:
-    """Callable bivariate polynomial; see :func:`make_random_polynomial`."""
+class _RandomTotalDegreePolynomial:
+    """Callable polynomial; see :func:`make_random_total_degree_polynomial`."""
 
     def __init__(self, powers_x, powers_y, coef):
         self.powers_x = powers_x
@@ -861,11 +946,156 @@ class _RandomPolynomial:
 
     def __repr__(self):
         degree = int(np.max(self.powers_x + self.powers_y))
-        return f"<random polynomial, degree={degree}>"
+        return f"<random polynomial, total degree {degree}>"
 
 
 def make_random_fourier(n_terms=3, random_state=None):
-    r"""Random two-dimensional Fourier series on :math:`[-1, 1]^2`.
+    r"""Random separable Fourier series on :math:`[-1, 1]^2`, the paper's class.
+
+    .. math::
+
+        f(x, y) = \sum_{n=1}^{N} \sum_{m=1}^{N} a_{nm}
+                  \sin\left(\frac{n \pi x}{3}\right)
+                  \sin\left(\frac{m \pi y}{3}\right)
+                + \sum_{n=0}^{N} \sum_{m=0}^{N} b_{nm}
+                  \cos\left(\frac{n \pi x}{3}\right)
+                  \cos\left(\frac{m \pi y}{3}\right),
+
+    with :math:`N` = ``n_terms`` and all :math:`a_{nm}, b_{nm}` independent
+    :math:`\mathcal N(0, 1)`. This is the random Fourier class of Cook et al.
+    (products of sines and products of cosines with frequencies
+    :math:`n\pi/3`). The paper writes one double sum over :math:`n, m`
+    without printing the range; here the sine products start at 1, because a
+    term with :math:`n = 0` or :math:`m = 0` is identically zero, and the
+    cosine products start at 0, so that the class holds the constant and the
+    one-variable terms :math:`\cos(n\pi x/3)` and :math:`\cos(m\pi y/3)`
+    (every coefficient drawn has an effect). A mode of frequency
+    :math:`n\pi/3` has period :math:`6/n`, so on :math:`[-1, 1]` it covers
+    :math:`n/3` of a period: the functions are smooth and not periodic on the
+    domain.
+
+    The coefficients are drawn as ``rng.standard_normal((N, N))`` for
+    :math:`a_{nm}`, :math:`1 \le n, m \le N`, then
+    ``rng.standard_normal((N + 1, N + 1))`` for :math:`b_{nm}`,
+    :math:`0 \le n, m \le N`.
+
+    Parameters
+    ----------
+    n_terms : int, default=3
+        Highest mode number :math:`N` (>= 0) along each axis. ``n_terms=0``
+        gives the constant :math:`b_{00}`.
+    random_state : int, Generator, RandomState or None, default=None
+        Source of the coefficients; see :func:`make_test_function`. Pass an
+        int for reproducible results across multiple function calls.
+
+    Returns
+    -------
+    func : callable
+        Vectorised ``func(x, y)`` returning an ndarray of the broadcast shape
+        of ``x`` and ``y``. Its attribute ``a``, of shape ``(N + 1, N + 1)``,
+        holds :math:`a_{nm}` at ``a[n, m]`` (with ``a[0, :]`` and ``a[:, 0]``
+        zero, the vanishing terms); ``b``, of the same shape, holds
+        :math:`b_{nm}` at ``b[n, m]``; ``n_terms`` is :math:`N`.
+
+    See Also
+    --------
+    make_random_plane_wave_series : Series of plane waves
+        :math:`\cos(\pi(k_x x + k_y y))`, :math:`\sin(\pi(k_x x + k_y y))`,
+        the class this package generated before.
+
+    References
+    ----------
+    .. [1] P. Cook, D. Jammooa, M. Hjorth-Jensen, D. D. Lee and D. Lee,
+       "Parametric matrix models", *Nature Communications* 16, 5929 (2025),
+       arXiv:2401.11694.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm.datasets import make_random_fourier
+    >>> f = make_random_fourier(n_terms=2, random_state=0)
+    >>> f.a.shape, f.b.shape
+    ((3, 3), (3, 3))
+    >>> # At the origin every sine vanishes and every cosine is 1.
+    >>> bool(np.isclose(f(0.0, 0.0), f.b.sum()))
+    True
+    >>> # At x = 3/2 the modes are sin(n pi / 2) and cos(n pi / 2), n = 0, 1, 2.
+    >>> sx, cx = np.array([0.0, 1.0, 0.0]), np.array([1.0, 0.0, -1.0])
+    >>> bool(np.isclose(f(1.5, 1.5), sx @ f.a @ sx + cx @ f.b @ cx))
+    True
+    """
+    n_terms = _check_n_samples(n_terms, name="n_terms", minimum=0)
+    rng = _check_generator(random_state)
+    a = np.zeros((n_terms + 1, n_terms + 1))
+    a[1:, 1:] = rng.standard_normal((n_terms, n_terms))
+    b = rng.standard_normal((n_terms + 1, n_terms + 1))
+    return _RandomFourierSeries(a, b)
+
+
+def make_random_polynomial(degree=5, random_state=None):
+    r"""Random bivariate polynomial on :math:`[-1, 1]^2`, the paper's class.
+
+    .. math::
+
+        f(x, y) = \sum_{i=0}^{d} \sum_{j=0}^{d} c_{ij}\, x^i y^j,
+
+    with :math:`d` = ``degree`` and independent
+    :math:`c_{ij} \sim \mathcal N(0, 1)`: the degree is bounded in :math:`x`
+    and in :math:`y` separately, as in Cook et al., so the total degree goes
+    up to :math:`2d` (the term :math:`c_{dd} x^d y^d`). The
+    :math:`(d + 1)^2` coefficients are drawn with one
+    ``rng.standard_normal((d + 1, d + 1))`` call; ``coef[i, j]`` is
+    :math:`c_{ij}`, the layout of
+    :func:`numpy.polynomial.polynomial.polyval2d`.
+
+    Parameters
+    ----------
+    degree : int, default=5
+        Largest power :math:`d` (>= 0) of :math:`x`, and of :math:`y`.
+    random_state : int, Generator, RandomState or None, default=None
+        Source of the coefficients; see :func:`make_test_function`. Pass an
+        int for reproducible results across multiple function calls.
+
+    Returns
+    -------
+    func : callable
+        Vectorised ``func(x, y)`` returning an ndarray of the broadcast shape
+        of ``x`` and ``y``. Its attribute ``coef``, of shape
+        ``(d + 1, d + 1)``, holds :math:`c_{ij}` at ``coef[i, j]``; ``degree``
+        is :math:`d`.
+
+    See Also
+    --------
+    make_random_total_degree_polynomial : Polynomials of total degree
+        :math:`i + j \le d`, the class this package generated before.
+
+    References
+    ----------
+    .. [1] P. Cook, D. Jammooa, M. Hjorth-Jensen, D. D. Lee and D. Lee,
+       "Parametric matrix models", *Nature Communications* 16, 5929 (2025),
+       arXiv:2401.11694.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm.datasets import make_random_polynomial
+    >>> f = make_random_polynomial(degree=1, random_state=0)
+    >>> c = f.coef
+    >>> c.shape
+    (2, 2)
+    >>> # Degree 1 in x and in y: c00 + c01 y + c10 x + c11 x y.
+    >>> x, y = 0.5, -2.0
+    >>> bool(np.isclose(f(x, y), c[0, 0] + c[0, 1] * y + c[1, 0] * x
+    ...                 + c[1, 1] * x * y))
+    True
+    """
+    degree = _check_n_samples(degree, name="degree", minimum=0)
+    rng = _check_generator(random_state)
+    return _RandomPolynomial(rng.standard_normal((degree + 1, degree + 1)))
+
+
+def make_random_plane_wave_series(n_terms=3, random_state=None):
+    r"""Random series of plane waves on :math:`[-1, 1]^2`.
 
     .. math::
 
@@ -874,7 +1104,9 @@ def make_random_fourier(n_terms=3, random_state=None):
                 + b_{k_x k_y} \sin\left(\pi (k_x x + k_y y)\right),
 
     with :math:`K` = ``n_terms`` and all :math:`a, b` independent
-    :math:`\mathcal N(0, 1)`. The function is 2-periodic in each variable, so
+    :math:`\mathcal N(0, 1)`. Unlike the paper's class
+    (:func:`make_random_fourier`) the terms are not separable in :math:`x`
+    and :math:`y`, and the function is 2-periodic in each variable, so
     :math:`[-1, 1]^2` holds whole periods. The sum runs over all
     :math:`(2K + 1)^2` wave vectors as written: the terms for
     :math:`\pm(k_x, k_y)` combine, so the effective cosine (sine) coefficient
@@ -900,14 +1132,23 @@ def make_random_fourier(n_terms=3, random_state=None):
         of ``x`` and ``y``. Its attributes ``kx``, ``ky``, ``a`` and ``b``
         hold the wave vectors and coefficients.
 
+    See Also
+    --------
+    make_random_fourier : The paper's separable Fourier class.
+
     Examples
     --------
-    >>> from sklearn_pmm.datasets import make_random_fourier
-    >>> f = make_random_fourier(n_terms=2, random_state=0)
+    >>> import numpy as np
+    >>> from sklearn_pmm.datasets import make_random_plane_wave_series
+    >>> f = make_random_plane_wave_series(n_terms=2, random_state=0)
     >>> f.a.shape
     (25,)
-    >>> f([0.0, 0.5], [0.0, -0.5]).shape
-    (2,)
+    >>> # At the origin every sine vanishes and every cosine is 1.
+    >>> bool(np.isclose(f(0.0, 0.0), f.a.sum()))
+    True
+    >>> # 2-periodic in each variable.
+    >>> bool(np.isclose(f(0.3, -0.4), f(2.3, 1.6)))
+    True
     """
     n_terms = _check_n_samples(n_terms, name="n_terms", minimum=0)
     rng = _check_generator(random_state)
@@ -916,20 +1157,22 @@ def make_random_fourier(n_terms=3, random_state=None):
     n_coef = kx.size
     a = rng.standard_normal(n_coef)
     b = rng.standard_normal(n_coef)
-    return _RandomFourierSeries(kx.ravel(), ky.ravel(), a, b)
+    return _RandomPlaneWaveSeries(kx.ravel(), ky.ravel(), a, b)
 
 
-def make_random_polynomial(degree=5, random_state=None):
-    r"""Random bivariate polynomial on :math:`[-1, 1]^2`.
+def make_random_total_degree_polynomial(degree=5, random_state=None):
+    r"""Random bivariate polynomial of bounded total degree on :math:`[-1, 1]^2`.
 
     .. math::
 
         f(x, y) = \sum_{i + j \le d} c_{ij}\, x^i y^j,
 
     with :math:`d` = ``degree`` and independent
-    :math:`c_{ij} \sim \mathcal N(0, 1)`. The :math:`(d + 1)(d + 2)/2`
-    coefficients are drawn with one ``rng.standard_normal`` call, ordered by
-    :math:`i`, then :math:`j`.
+    :math:`c_{ij} \sim \mathcal N(0, 1)`. Unlike the paper's class
+    (:func:`make_random_polynomial`, :math:`i, j \le d` separately) the total
+    degree is at most :math:`d`. The :math:`(d + 1)(d + 2)/2` coefficients
+    are drawn with one ``rng.standard_normal`` call, ordered by :math:`i`,
+    then :math:`j`.
 
     Parameters
     ----------
@@ -946,13 +1189,21 @@ def make_random_polynomial(degree=5, random_state=None):
         of ``x`` and ``y``. Its attributes ``powers_x``, ``powers_y`` and
         ``coef`` hold the exponents and coefficients.
 
+    See Also
+    --------
+    make_random_polynomial : The paper's class, degree bounded per variable.
+
     Examples
     --------
-    >>> from sklearn_pmm.datasets import make_random_polynomial
-    >>> f = make_random_polynomial(degree=2, random_state=0)
-    >>> f.coef.shape
-    (6,)
-    >>> bool(f(0.0, 0.0) == f.coef[0])
+    >>> import numpy as np
+    >>> from sklearn_pmm.datasets import make_random_total_degree_polynomial
+    >>> f = make_random_total_degree_polynomial(degree=1, random_state=0)
+    >>> c = f.coef
+    >>> c.shape
+    (3,)
+    >>> # Ordered by the power of x, then of y: 1, y, x.
+    >>> x, y = 0.5, -2.0
+    >>> bool(np.isclose(f(x, y), c[0] + c[1] * y + c[2] * x))
     True
     """
     degree = _check_n_samples(degree, name="degree", minimum=0)
@@ -961,12 +1212,15 @@ def make_random_polynomial(degree=5, random_state=None):
     keep = (i + j) <= degree
     powers_x, powers_y = i[keep], j[keep]
     coef = rng.standard_normal(powers_x.size)
-    return _RandomPolynomial(powers_x, powers_y, coef)
+    return _RandomTotalDegreePolynomial(powers_x, powers_y, coef)
 
 
+# The function classes of :func:`make_random_function_data`, keyed by kind.
 _RANDOM_FUNCTION_KINDS = {
     "fourier": make_random_fourier,
     "polynomial": make_random_polynomial,
+    "plane_wave_series": make_random_plane_wave_series,
+    "total_degree_polynomial": make_random_total_degree_polynomial,
 }
 
 
@@ -976,15 +1230,22 @@ def make_random_function_data(
     """Training and test data for one random function on :math:`[-1, 1]^2`.
 
     One generator is used for everything: first the function's coefficients
-    (:func:`make_random_fourier` or :func:`make_random_polynomial`), then
+    (from the maker of ``kind``), then
     ``X_train = rng.uniform(-1, 1, (n_samples, 2))``. The test inputs are the
     uniform grid ``np.linspace(-1, 1, n_test_per_axis)`` per axis, edges
     included, in the same order as :func:`make_test_grid`.
 
     Parameters
     ----------
-    kind : {"fourier", "polynomial"}
-        Function class (case-insensitive).
+    kind : {"fourier", "polynomial", "plane_wave_series", \
+"total_degree_polynomial"}
+        Function class: ``"fourier"`` and ``"polynomial"`` are the paper's
+        classes (:func:`make_random_fourier`, :func:`make_random_polynomial`);
+        ``"plane_wave_series"`` (:func:`make_random_plane_wave_series`) and
+        ``"total_degree_polynomial"``
+        (:func:`make_random_total_degree_polynomial`) are the variants this
+        package generated before. Case-insensitive, and ``"-"`` or a space
+        may replace ``"_"``.
     n_samples : int, default=200
         Number of training samples.
     n_test_per_axis : int, default=100
@@ -994,8 +1255,9 @@ def make_random_function_data(
         :func:`make_test_function`. Pass an int for reproducible results
         across multiple function calls.
     **kind_params : dict
-        Passed to the function-class maker: ``n_terms`` for ``"fourier"``,
-        ``degree`` for ``"polynomial"``.
+        Passed to the function-class maker: ``n_terms`` for ``"fourier"``
+        and ``"plane_wave_series"``, ``degree`` for ``"polynomial"`` and
+        ``"total_degree_polynomial"``.
 
     Returns
     -------
@@ -1010,14 +1272,22 @@ def make_random_function_data(
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn_pmm.datasets import make_random_function_data
+    >>> from sklearn_pmm.datasets import make_random_polynomial
     >>> X_train, y_train, X_test, y_test = make_random_function_data(
     ...     "polynomial", n_samples=50, n_test_per_axis=10, degree=3,
     ...     random_state=0)
     >>> X_train.shape, y_train.shape, X_test.shape, y_test.shape
     ((50, 2), (50,), (100, 2), (100,))
+    >>> # The same generator draws the coefficients, then the inputs.
+    >>> rng = np.random.default_rng(0)
+    >>> f = make_random_polynomial(degree=3, random_state=rng)
+    >>> bool(np.allclose(y_test, f(X_test[:, 0], X_test[:, 1])))
+    True
     """
-    if not isinstance(kind, str) or kind.lower() not in _RANDOM_FUNCTION_KINDS:
+    key = _normalize_name(kind).replace(" ", "_") if isinstance(kind, str) else None
+    if key not in _RANDOM_FUNCTION_KINDS:
         raise ValueError(
             f"Unknown kind {kind!r}; valid kinds: "
             f"{', '.join(repr(k) for k in _RANDOM_FUNCTION_KINDS)}."
@@ -1025,7 +1295,7 @@ def make_random_function_data(
     n_samples = _check_n_samples(n_samples)
     X_test = _grid(n_test_per_axis, -1.0, 1.0)
     rng = _check_generator(random_state)
-    func = _RANDOM_FUNCTION_KINDS[kind.lower()](random_state=rng, **kind_params)
+    func = _RANDOM_FUNCTION_KINDS[key](random_state=rng, **kind_params)
     X_train = rng.uniform(-1.0, 1.0, (n_samples, 2))
     y_train = func(X_train[:, 0], X_train[:, 1])
     y_test = func(X_test[:, 0], X_test[:, 1])

@@ -23,7 +23,9 @@ from sklearn_pmm.datasets import (
     gentle,
     make_random_fourier,
     make_random_function_data,
+    make_random_plane_wave_series,
     make_random_polynomial,
+    make_random_total_degree_polynomial,
     make_test_function,
     make_test_grid,
     make_waveform,
@@ -298,16 +300,154 @@ def test_normalized_mae():
         normalized_mae([], [])
 
 
-def test_random_fourier():
+def fourier_modes(t, n_terms):
+    """``sin(n pi t / 3)`` and ``cos(n pi t / 3)`` for n = 0..n_terms, last axis."""
+    phase = np.pi / 3 * np.asarray(t, dtype=float)[..., None] * np.arange(n_terms + 1)
+    return np.sin(phase), np.cos(phase)
+
+
+def test_random_fourier_draw_and_formula():
     f = make_random_fourier(n_terms=2, random_state=0)
+    # a_nm for n, m = 1..N, then b_nm for n, m = 0..N, from one generator.
+    rng = np.random.default_rng(0)
+    assert f.a.shape == f.b.shape == (3, 3)
+    assert_array_equal(f.a[1:, 1:], rng.standard_normal((2, 2)))
+    assert_array_equal(f.b, rng.standard_normal((3, 3)))
+    # The sine products with n = 0 or m = 0 vanish: their slots are zero.
+    assert_array_equal(f.a[0], 0.0)
+    assert_array_equal(f.a[:, 0], 0.0)
+    assert f.n_terms == 2
     g = make_random_fourier(n_terms=2, random_state=0)
+    assert_array_equal(f.b, g.b)
+    assert not np.array_equal(f.b, make_random_fourier(2, random_state=1).b)
+
+    # The paper's double sum, term by term.
+    x = np.linspace(-1, 1, 5)[:, None]
+    y = np.linspace(-1, 1, 4)[None, :]
+    z = f(x, y)
+    assert z.shape == (5, 4)
+    expected = np.zeros((5, 4))
+    for n in range(3):
+        for m in range(3):
+            expected += f.a[n, m] * np.sin(n * np.pi * x / 3) * np.sin(
+                m * np.pi * y / 3
+            ) + f.b[n, m] * np.cos(n * np.pi * x / 3) * np.cos(m * np.pi * y / 3)
+    assert_allclose(z, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_random_fourier_hand_values():
+    f = make_random_fourier(n_terms=1, random_state=3)
+    a, b = f.a, f.b
+    # Origin: every sine is 0, every cosine 1.
+    assert_allclose(f(0.0, 0.0), b.sum(), rtol=1e-14)
+    # x = y = 3/2: sin(pi/2) = 1, cos(pi/2) = 0, so only a_11 and b_00 remain.
+    assert_allclose(f(1.5, 1.5), a[1, 1] + b[0, 0], rtol=1e-14)
+    # x = 3/2, y = 0: the sines of y vanish; cos(n pi/2) keeps n = 0 only.
+    assert_allclose(f(1.5, 0.0), b[0, 0] + b[0, 1], rtol=1e-14)
+    # n_terms=0 is the constant b_00.
+    c = make_random_fourier(n_terms=0, random_state=5)
+    assert_allclose(c([0.1, -0.7], [0.3, 0.9]), [c.b[0, 0], c.b[0, 0]])
+
+
+def test_random_fourier_separable_structure():
+    f = make_random_fourier(n_terms=3, random_state=7)
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(-1, 1, (2, 200))
+    z = f(x, y)
+    # Products of two sines or of two cosines: even under (x, y) -> (-x, -y),
+    # with an odd-odd part (the sines) and an even-even part (the cosines).
+    assert_allclose(f(-x, -y), z, rtol=1e-12, atol=1e-12)
+    odd_odd = (z - f(-x, y) - f(x, -y) + f(-x, -y)) / 4
+    even_even = (z + f(-x, y) + f(x, -y) + f(-x, -y)) / 4
+    sx, cx = fourier_modes(x, 3)
+    sy, cy = fourier_modes(y, 3)
+    assert_allclose(odd_odd, np.einsum("sn,nm,sm->s", sx, f.a, sy), atol=1e-12)
+    assert_allclose(even_even, np.einsum("sn,nm,sm->s", cx, f.b, cy), atol=1e-12)
+    assert np.abs(odd_odd).max() > 0.1  # both parts are really there
+    # Frequencies n pi / 3: period 6 in each variable, not 2 (unlike the
+    # plane-wave series).
+    assert_allclose(f(x + 6.0, y), z, atol=1e-10)
+    assert_allclose(f(x, y - 6.0), z, atol=1e-10)
+    assert np.abs(f(x + 2.0, y) - z).max() > 0.1
+    # Least squares on the paper's basis recovers the coefficients exactly.
+    basis = np.concatenate(
+        [
+            (sx[:, 1:, None] * sy[:, None, 1:]).reshape(200, -1),
+            (cx[:, :, None] * cy[:, None, :]).reshape(200, -1),
+        ],
+        axis=1,
+    )
+    coef, *_ = np.linalg.lstsq(basis, z, rcond=None)
+    assert_allclose(coef[:9], f.a[1:, 1:].ravel(), atol=1e-8)
+    assert_allclose(coef[9:], f.b.ravel(), atol=1e-8)
+
+
+def test_random_polynomial_draw_and_formula():
+    f = make_random_polynomial(degree=1, random_state=0)
+    # coef[i, j] multiplies x^i y^j, drawn as one (d + 1, d + 1) block.
+    c = np.random.default_rng(0).standard_normal((2, 2))
+    assert_array_equal(f.coef, c)
+    assert f.degree == 1
+    x, y = 0.3, -0.8
+    assert_allclose(
+        f(x, y),
+        c[0, 0] + c[0, 1] * y + c[1, 0] * x + c[1, 1] * x * y,
+        rtol=1e-14,
+    )
+
+    g = make_random_polynomial(degree=4, random_state=2)
+    assert g.coef.shape == (5, 5)
+    assert_array_equal(g.coef, make_random_polynomial(4, random_state=2).coef)
+    xs = np.linspace(-1, 1, 6)[:, None]
+    ys = np.linspace(-1, 1, 3)[None, :]
+    expected = sum(g.coef[i, j] * xs**i * ys**j for i in range(5) for j in range(5))
+    assert g(xs, ys).shape == (6, 3)
+    assert_allclose(g(xs, ys), expected, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="degree"):
+        make_random_polynomial(degree=-1)
+
+
+@pytest.mark.parametrize("degree", [1, 2, 3, 5])
+def test_random_polynomial_degree_per_variable(degree):
+    f = make_random_polynomial(degree=degree, random_state=degree)
+    c = f.coef
+    h = 0.25
+    axis = -1.0 + h * np.arange(degree + 3)
+    z = f(axis[:, None], axis[None, :])  # z[k, l] = f(x_k, y_l)
+    fact = math.factorial(degree)
+    # Degree <= d in x and in y: the (d + 1)-th differences vanish ...
+    assert_allclose(np.diff(z, degree + 1, axis=0), 0.0, atol=1e-9)
+    assert_allclose(np.diff(z, degree + 1, axis=1), 0.0, atol=1e-9)
+    # ... the d-th difference in x is d! h^d sum_j c_dj y^j ...
+    assert_allclose(
+        np.diff(z, degree, axis=0)[0],
+        fact * h**degree * np.polynomial.polynomial.polyval(axis, c[degree]),
+        rtol=1e-8,
+        atol=1e-10,
+    )
+    # ... and the mixed d-th differences give c_dd: the total degree is 2d,
+    # which a polynomial of total degree d could not have.
+    mixed = np.diff(np.diff(z, degree, axis=0), degree, axis=1)
+    assert_allclose(mixed, fact**2 * h ** (2 * degree) * c[degree, degree], rtol=1e-7)
+    # An independent fit recovers every coefficient.
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    vander = np.polynomial.polynomial.polyvander2d(
+        xx.ravel(), yy.ravel(), [degree, degree]
+    )
+    fitted, *_ = np.linalg.lstsq(vander, z.ravel(), rcond=None)
+    assert_allclose(fitted.reshape(c.shape), c, atol=1e-8)
+
+
+def test_random_plane_wave_series():
+    f = make_random_plane_wave_series(n_terms=2, random_state=0)
+    g = make_random_plane_wave_series(n_terms=2, random_state=0)
     assert f.a.shape == f.b.shape == (25,)
     assert_array_equal(f.a, g.a)
     assert_array_equal(f.b, g.b)
     rng = np.random.default_rng(0)
     assert_array_equal(f.a, rng.standard_normal(25))
     assert_array_equal(f.b, rng.standard_normal(25))
-    assert not np.array_equal(f.a, make_random_fourier(2, random_state=1).a)
+    assert not np.array_equal(f.a, make_random_plane_wave_series(2, random_state=1).a)
 
     x = np.linspace(-1, 1, 5)[:, None]
     y = np.linspace(-1, 1, 4)[None, :]
@@ -325,22 +465,26 @@ def test_random_fourier():
     # 2-periodic in each variable.
     assert_allclose(f(x + 2.0, y), z, atol=1e-10)
     assert_allclose(f(x, y - 2.0), z, atol=1e-10)
+    # Not separable like the paper's class: the sines make f(-x, -y) != f(x, y).
+    assert np.abs(f(-x, -y) - z).max() > 0.1
     # n_terms=0 is the constant a_00.
-    c = make_random_fourier(n_terms=0, random_state=5)
+    c = make_random_plane_wave_series(n_terms=0, random_state=5)
     assert_allclose(c([0.1, -0.7], [0.3, 0.9]), [c.a[0], c.a[0]])
 
 
-def test_random_polynomial():
-    f = make_random_polynomial(degree=1, random_state=0)
+def test_random_total_degree_polynomial():
+    f = make_random_total_degree_polynomial(degree=1, random_state=0)
     # Coefficients ordered by i then j: x^0 y^0, x^0 y^1, x^1 y^0.
     c = np.random.default_rng(0).standard_normal(3)
     assert_array_equal(f.coef, c)
     x, y = 0.3, -0.8
     assert_allclose(f(x, y), c[0] + c[1] * y + c[2] * x, rtol=1e-14)
 
-    g = make_random_polynomial(degree=4, random_state=2)
+    g = make_random_total_degree_polynomial(degree=4, random_state=2)
     assert g.coef.shape == (15,)
-    assert_array_equal(g.coef, make_random_polynomial(4, random_state=2).coef)
+    assert_array_equal(
+        g.coef, make_random_total_degree_polynomial(4, random_state=2).coef
+    )
     xs = np.linspace(-1, 1, 6)[:, None]
     ys = np.linspace(-1, 1, 3)[None, :]
     expected = sum(
@@ -350,8 +494,14 @@ def test_random_polynomial():
     assert g(xs, ys).shape == (6, 3)
     assert_allclose(g(xs, ys), expected, rtol=1e-12, atol=1e-12)
     assert np.all(g.powers_x + g.powers_y <= 4)
+    # Total degree 4: the mixed differences of order (4, 1) vanish, although
+    # the 4th difference in x alone does not.
+    axis = -1.0 + 0.25 * np.arange(6)
+    z = g(axis[:, None], axis[None, :])
+    assert_allclose(np.diff(np.diff(z, 4, axis=0), 1, axis=1), 0.0, atol=1e-9)
+    assert_allclose(np.diff(z, 4, axis=0), 24 * 0.25**4 * g.coef[-1], rtol=1e-8)
     with pytest.raises(ValueError, match="degree"):
-        make_random_polynomial(degree=-1)
+        make_random_total_degree_polynomial(degree=-1)
 
 
 @pytest.mark.parametrize(
@@ -360,6 +510,13 @@ def test_random_polynomial():
         ("polynomial", {"degree": 3}, make_random_polynomial),
         ("fourier", {"n_terms": 2}, make_random_fourier),
         ("Fourier", {}, make_random_fourier),
+        ("plane_wave_series", {"n_terms": 1}, make_random_plane_wave_series),
+        ("Plane-Wave Series", {}, make_random_plane_wave_series),
+        (
+            "total_degree_polynomial",
+            {"degree": 2},
+            make_random_total_degree_polynomial,
+        ),
     ],
 )
 def test_make_random_function_data(kind, params, maker):
@@ -387,14 +544,18 @@ def test_make_random_function_data(kind, params, maker):
 
 
 def test_make_random_function_data_errors():
-    with pytest.raises(ValueError, match="Unknown kind"):
+    with pytest.raises(ValueError, match="Unknown kind.*'total_degree_polynomial'"):
         make_random_function_data("spline")
+    with pytest.raises(ValueError, match="Unknown kind"):
+        make_random_function_data(3)
     with pytest.raises(ValueError, match="n_samples"):
         make_random_function_data("fourier", 0)
     with pytest.raises(ValueError, match="n_points"):
         make_random_function_data("fourier", n_test_per_axis=1)
     with pytest.raises(TypeError):
         make_random_function_data("fourier", degree=3)
+    with pytest.raises(TypeError):
+        make_random_function_data("polynomial", n_terms=3)
 
 
 WAVEFORM_VALUES = [
