@@ -10,21 +10,120 @@ plain values only; the model is rebuilt from them when needed.
 """
 
 import functools
+import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
-from sklearn_pmm._eigh import ExecutionPolicy, single_blas_thread
+from sklearn_pmm._eigh import ExecutionPolicy, chunk_rows, single_blas_thread
 from sklearn_pmm._maps import AffineMap
 from sklearn_pmm._model import PMMModel
 from sklearn_pmm._readout import READOUTS, WHICH_OPTIONS
-from sklearn_pmm._solvers import minimize_lbfgs
+from sklearn_pmm._solvers import AdamOptimizer, minimize_adam, minimize_lbfgs
+
+# Relative decrease of the validation loss that counts as an improvement.
+_IMPROVEMENT = 1e-4
+# Stages of the smoothness path before the unpenalised one.
+_PATH_STAGES = 3
+# batch_size="auto" for Adam, as in scikit-learn's MLP.
+_AUTO_BATCH_SIZE = 200
+
+
+def merge_duplicate_rows(X, targets, sample_weight):
+    """Canonical training rows: duplicates merged, zero weights dropped, sorted.
+
+    Rows with equal features and targets become one row whose weight is the
+    sum of theirs, and the rows are sorted, so integer weights and repeated
+    rows, or the same rows in any order, give the very same arrays and hence
+    bit-identical fits (floating-point sums depend on their order, and
+    L-BFGS on a non-convex loss amplifies such rounding differences).
+    Duplicates also never straddle the validation split.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._base import merge_duplicate_rows
+    >>> X = np.array([[1.0], [0.0], [1.0]])
+    >>> merge_duplicate_rows(X, np.array([[2.0], [3.0], [2.0]]), np.ones(3))
+    (array([[0.],
+           [1.]]), array([[3.],
+           [2.]]), array([1., 2.]))
+    """
+    keep = sample_weight > 0
+    rows = np.concatenate([X[keep], targets[keep]], axis=1)
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    weights = np.bincount(inverse.ravel(), weights=sample_weight[keep])
+    n_features = X.shape[1]
+    return (
+        np.ascontiguousarray(unique[:, :n_features]),
+        np.ascontiguousarray(unique[:, n_features:]),
+        weights,
+    )
+
+
+class _FitData(NamedTuple):
+    """What every solver run of one fit shares."""
+
+    model: PMMModel
+    data_loss: object
+    inputs: np.ndarray
+    targets: np.ndarray
+    sample_weight: np.ndarray
+
+
+class _Run(NamedTuple):
+    """The outcome of one solver run."""
+
+    result: object
+    loss_curve: list
+    theta: np.ndarray
+    selection_loss: float
+    stopped_early: bool
+    validation_scores: list | None
+    best_validation_score: float | None
+
+
+class _EarlyStopping:
+    """Monitor that keeps the parameters of the lowest validation loss.
+
+    Called after every iteration; returns ``True`` (stop) once the
+    validation loss (non-negative) has not improved by a relative ``1e-4`` for
+    ``n_iter_no_change`` iterations in a row.
+    """
+
+    def __init__(self, validate, n_iter_no_change):
+        self.validate = validate
+        self.n_iter_no_change = n_iter_no_change
+        self.best_loss = np.inf
+        self.best_score = None
+        self.best_theta = None
+        self.scores = []
+        self._no_improvement = 0
+
+    def restart(self):
+        """Count iterations without improvement from zero again."""
+        self._no_improvement = 0
+
+    def __call__(self, theta):
+        loss, score = self.validate(theta)
+        self.scores.append(score)
+        if loss < self.best_loss:
+            improved = loss < self.best_loss * (1 - _IMPROVEMENT)
+            self.best_loss, self.best_score = loss, score
+            self.best_theta = np.array(theta)
+            self._no_improvement = 0 if improved else self._no_improvement + 1
+        else:
+            self._no_improvement += 1
+        return self._no_improvement >= self.n_iter_no_change
 
 
 def leaves_estimator_unchanged_on_error(fit):
@@ -58,10 +157,23 @@ class _BasePMM(BaseEstimator, ABC):
         "readout": [StrOptions(set(READOUTS))],
         "hermitian": [StrOptions({"real", "complex"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "smoothness": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_restarts": [Interval(Integral, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"lbfgs", "adam"})],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
@@ -79,10 +191,20 @@ class _BasePMM(BaseEstimator, ABC):
         readout,
         hermitian,
         alpha,
+        smoothness,
         max_iter,
         tol,
         n_restarts,
+        early_stopping,
+        validation_fraction,
+        n_iter_no_change,
+        solver,
         batch_size,
+        learning_rate_init,
+        beta_1,
+        beta_2,
+        epsilon,
+        shuffle,
         n_jobs,
         random_state,
         warm_start,
@@ -95,10 +217,20 @@ class _BasePMM(BaseEstimator, ABC):
         self.readout = readout
         self.hermitian = hermitian
         self.alpha = alpha
+        self.smoothness = smoothness
         self.max_iter = max_iter
         self.tol = tol
         self.n_restarts = n_restarts
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.solver = solver
         self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.shuffle = shuffle
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.warm_start = warm_start
@@ -111,6 +243,14 @@ class _BasePMM(BaseEstimator, ABC):
     @abstractmethod
     def _data_loss(self):
         """The per-sample loss object (squared error or cross-entropy)."""
+
+    @abstractmethod
+    def _validation_score(self, outputs, targets, sample_weight):
+        """The estimator's score (R², accuracy) of internal-unit outputs."""
+
+    def _stratify_labels(self, targets):
+        """Labels to stratify the validation split by, or ``None``."""
+        return None
 
     @abstractmethod
     def _model_spec(self, n_features, n_outputs):
@@ -159,15 +299,17 @@ class _BasePMM(BaseEstimator, ABC):
         model = self._build_model(self._spec)
         return model, model.layout.pack(self._attributes_to_params(self._spec))
 
-    def _policy(self):
-        return ExecutionPolicy(chunk_size=self.batch_size, n_jobs=self.n_jobs)
+    def _policy(self, model):
+        """Chunks sized by ``working_memory``, run on ``n_jobs`` threads."""
+        return ExecutionPolicy(chunk_rows(model), n_jobs=self.n_jobs)
 
     # ------------------------------------------------------------------
     # fit
     # ------------------------------------------------------------------
 
     def _fit_pmm(self, X, targets, sample_weight, y_shift, y_scale, warm, extra=None):
-        """Fit on validated arrays; ``targets`` are already in internal units.
+        """Fit on validated, merged rows (:func:`merge_duplicate_rows`);
+        ``targets`` are already in internal units.
 
         ``warm`` asks to continue from the previous fit (``warm_start`` and
         fitted).  Every fitted attribute is set at the end, together with the
@@ -176,11 +318,16 @@ class _BasePMM(BaseEstimator, ABC):
         spec = self._model_spec(X.shape[1], targets.shape[1])
         model = self._build_model(spec)
         primary_map = model.map
-        x_scaling = primary_map.input_scaling(X, sample_weight)
-        inputs = primary_map.prepare(
-            X if x_scaling is None else primary_map.scale_inputs(X, x_scaling)
-        )
         rng = check_random_state(self.random_state)
+        train, validation = self._validation_split(targets, sample_weight, rng)
+        x_scaling = primary_map.input_scaling(X[train], sample_weight[train])
+
+        def prepare(rows):
+            X_rows = X[rows]
+            if x_scaling is not None:
+                X_rows = primary_map.scale_inputs(X_rows, x_scaling)
+            return primary_map.prepare(X_rows)
+
         # Warm starts continue from the fitted matrices when they fit the new
         # layout (same sizes, kind and readout); otherwise the fit starts cold.
         if (
@@ -197,55 +344,305 @@ class _BasePMM(BaseEstimator, ABC):
             ]
         else:
             starts = [model.initial_parameters(rng) for _ in range(1 + self.n_restarts)]
+        # Mini-batch orders of every start, drawn up front: deterministic
+        # whatever n_jobs is.
+        seeds = rng.randint(np.iinfo(np.int32).max, size=len(starts))
 
-        fit_args = (model, inputs, targets, sample_weight, self._data_loss())
+        data = _FitData(
+            model,
+            self._data_loss(),
+            prepare(train),
+            targets[train],
+            sample_weight[train],
+        )
+        held_out = None
+        if validation is not None:
+            held_out = (
+                prepare(validation),
+                targets[validation],
+                sample_weight[validation],
+            )
         n_workers = effective_n_jobs(self.n_jobs)
-        policy = self._policy()
+        policy = self._policy(model)
         with single_blas_thread():
             if len(starts) > 1 and n_workers > 1:
                 # Independent starts in threads, each evaluating serially: the
                 # chunks, and so every result, are the same as in series.
                 runs = Parallel(n_jobs=min(n_workers, len(starts)), prefer="threads")(
-                    delayed(self._run_solver)(*fit_args, theta0, index, policy.serial())
-                    for index, theta0 in enumerate(starts)
+                    delayed(self._run_solver)(
+                        data, held_out, theta0, index, seed, policy.serial()
+                    )
+                    for index, (theta0, seed) in enumerate(
+                        zip(starts, seeds, strict=True)
+                    )
                 )
             else:
                 with policy:
                     runs = [
-                        self._run_solver(*fit_args, theta0, index, policy)
-                        for index, theta0 in enumerate(starts)
+                        self._run_solver(data, held_out, theta0, index, seed, policy)
+                        for index, (theta0, seed) in enumerate(
+                            zip(starts, seeds, strict=True)
+                        )
                     ]
-        # The lowest training loss wins, the first start on ties.
-        best = min(range(len(runs)), key=lambda index: runs[index][0].fun)
-        result, curve = runs[best]
-        if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
+        # The lowest validation (or, without one, training) loss wins, the
+        # first start on ties.
+        best = min(range(len(runs)), key=lambda index: runs[index].selection_loss)
+        run = runs[best]
+        if not np.all(np.isfinite(run.theta)) or not np.isfinite(run.result.fun):
             raise ValueError(
                 "L-BFGS produced non-finite parameters; try a larger alpha or "
                 "rescaling the data."
             )
-        n_iter = max(_check_optimize_result("lbfgs", result, self.max_iter), 1)
-        theta = model.rescale(result.x, x_scaling, y_shift, y_scale)
+        if run.stopped_early or self.solver == "adam":
+            n_iter = run.result.nit
+            if run.result.status == 1:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        else:
+            n_iter = _check_optimize_result("lbfgs", run.result, self.max_iter)
+        theta = model.rescale(run.theta, x_scaling, y_shift, y_scale)
         fitted = {
-            "n_iter_": n_iter,
-            "loss_": float(result.fun),
-            "loss_curve_": curve,
+            "n_iter_": max(n_iter, 1),
+            "loss_": float(run.result.fun),
+            "loss_curve_": run.loss_curve,
+            "validation_scores_": run.validation_scores,
+            "best_validation_score_": run.best_validation_score,
         }
+        extra = {**(extra or {}), "_partial_state": None}
         return self._set_fitted(spec, model, theta, fitted, extra)
 
-    def _run_solver(
-        self, model, inputs, targets, sample_weight, data_loss, theta0, start, policy
-    ):
-        """One solver run from ``theta0``: the SciPy result and the loss curve."""
+    def _validation_split(self, targets, sample_weight, rng):
+        """Row indices ``(train, validation)``; ``validation`` is ``None``
+        without early stopping or when the data are too few to split."""
+        rows = np.arange(len(targets))
+        if not self.early_stopping:
+            return rows, None
+        n_validation = int(np.ceil(self.validation_fraction * len(rows)))
+        if n_validation < 2 or len(rows) - n_validation < 2:
+            return rows, None
+        labels = self._stratify_labels(targets)
+        if labels is not None and np.bincount(labels).min(initial=2) < 2:
+            labels = None  # a class with one row cannot be stratified
+        train, validation = train_test_split(
+            rows, test_size=n_validation, random_state=rng, stratify=labels
+        )
+        if not (sample_weight[train].sum() > 0 and sample_weight[validation].sum() > 0):
+            return rows, None
+        return np.sort(train), np.sort(validation)
 
-        def fun(theta):
+    def _run_solver(self, data, held_out, theta0, start, seed, policy):
+        """One solver run from ``theta0``, with early stopping on ``held_out``.
+
+        Without a validation split it is one solver run at the fixed
+        smoothness :math:`\\gamma`.  With one, it follows the smoothness
+        path :math:`\\gamma, \\gamma/10, \\gamma/100, 0`: each stage runs
+        until the validation loss stops improving and the next one starts
+        from the best parameters so far, which are the ones kept.
+        """
+        model = data.model
+        prefix = f"[{type(self).__name__}] start {start}" if self.verbose else None
+        solve = self._stage_solver(data, seed, policy)
+        if held_out is None:
+            result, curve = solve(self.smoothness, theta0, None, prefix)
+            return _Run(result, curve, result.x, float(result.fun), False, None, None)
+
+        tracker = _EarlyStopping(
+            lambda theta: self._validate(
+                model, data.data_loss, theta, held_out, policy
+            ),
+            self.n_iter_no_change,
+        )
+        path = [self.smoothness * 10.0**-k for k in range(_PATH_STAGES)] + [0.0]
+        if not self.smoothness:
+            path = [0.0]
+        curve, n_iter, theta = [], 0, theta0
+        for stage, smoothness in enumerate(path):
+            tracker.restart()
+            stage_prefix = None if prefix is None else f"{prefix} stage {stage}"
+            result, stage_curve = solve(smoothness, theta, tracker, stage_prefix)
+            curve += stage_curve
+            n_iter += result.nit
+            if tracker.best_theta is None:  # stopped before an iteration ended
+                tracker(result.x)
+            theta = tracker.best_theta
+        result.nit = n_iter
+        return _Run(
+            result,
+            curve,
+            tracker.best_theta,
+            tracker.best_loss,
+            result.status == 99,
+            tracker.scores,
+            tracker.best_score,
+        )
+
+    def _stage_solver(self, data, seed, policy, optimizer=None, max_iter=None):
+        """``solve(smoothness, theta, monitor, prefix) -> (result, loss_curve)``.
+
+        An ``optimizer`` (Adam state) means Adam, whatever ``solver`` is.
+        """
+        model = data.model
+
+        def loss_gradient(smoothness, theta, rows=slice(None)):
             return model.loss_gradient(
-                theta, inputs, targets, sample_weight, data_loss, self.alpha, policy
+                theta,
+                data.inputs[rows],
+                data.targets[rows],
+                data.sample_weight[rows],
+                data.data_loss,
+                self.alpha,
+                policy,
+                smoothness=smoothness,
             )
 
-        prefix = f"[{type(self).__name__}] start {start}" if self.verbose else None
-        return minimize_lbfgs(
-            fun, theta0, max_iter=self.max_iter, tol=self.tol, verbose_prefix=prefix
+        if self.solver == "lbfgs" and optimizer is None:
+
+            def solve(smoothness, theta, monitor, prefix):
+                return minimize_lbfgs(
+                    lambda t: loss_gradient(smoothness, t),
+                    theta,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    monitor=monitor,
+                    verbose_prefix=prefix,
+                )
+
+            return solve
+        rng = np.random.RandomState(seed)
+        n_samples = len(data.targets)
+        batch_size = (
+            min(_AUTO_BATCH_SIZE, n_samples)
+            if self.batch_size == "auto"
+            else self.batch_size
         )
+
+        def solve(smoothness, theta, monitor, prefix):
+            result = minimize_adam(
+                lambda t, rows: loss_gradient(smoothness, t, rows),
+                theta,
+                n_samples,
+                batch_size=batch_size,
+                max_iter=self.max_iter if max_iter is None else max_iter,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                shuffle=self.shuffle,
+                random_state=rng,
+                learning_rate_init=self.learning_rate_init,
+                beta_1=self.beta_1,
+                beta_2=self.beta_2,
+                epsilon=self.epsilon,
+                optimizer=optimizer,
+                monitor=monitor,
+                verbose_prefix=prefix,
+            )
+            return result, result.loss_curve
+
+        return solve
+
+    def _partial_fit_pmm(self, X, targets, sample_weight, output_scaling, extra):
+        """One Adam epoch over a block of rows (merged, validated).
+
+        The first call standardises with the first block's moments
+        (``output_scaling(targets, sample_weight)`` for the targets) and keeps
+        that scaling for every later block; it starts from the fitted
+        matrices if ``fit`` ran before, else from a random draw.  The Adam
+        state is kept between calls as arrays.
+        """
+        spec = self._model_spec(X.shape[1], targets.shape[1])
+        model = self._build_model(spec)
+        state = getattr(self, "_partial_state", None)
+        if state is not None and state["signature"] != model.layout.signature:
+            raise ValueError(
+                "partial_fit cannot continue: the parameters changed the model's "
+                "layout since the previous call. Call fit, or restore them."
+            )
+        if state is None:
+            x_scaling = model.map.input_scaling(X, sample_weight)
+            y_shift, y_scale = output_scaling(targets, sample_weight)
+            rng = check_random_state(self.random_state)
+            if hasattr(self, "_spec") and self._build_model(
+                self._spec
+            ).layout.signature == (model.layout.signature):
+                inverse = None
+                if x_scaling is not None:
+                    inverse = (-x_scaling[0] / x_scaling[1], 1.0 / x_scaling[1])
+                theta = model.rescale(
+                    self._fitted_model()[1], inverse, -y_shift / y_scale, 1.0 / y_scale
+                )
+            else:
+                theta = model.initial_parameters(rng)
+            optimizer = AdamOptimizer(
+                theta, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
+            )
+            state = {
+                "signature": model.layout.signature,
+                "x_scaling": x_scaling,
+                "y_shift": y_shift,
+                "y_scale": y_scale,
+                "seed": int(rng.randint(np.iinfo(np.int32).max)),
+                "theta": theta,
+                "loss_curve": [],
+            }
+        else:
+            x_scaling = state["x_scaling"]
+            optimizer = AdamOptimizer(
+                state["theta"],
+                self.learning_rate_init,
+                self.beta_1,
+                self.beta_2,
+                self.epsilon,
+            )
+            optimizer.t, optimizer.m, optimizer.v = state["adam"]
+        X_internal = X if x_scaling is None else model.map.scale_inputs(X, x_scaling)
+        data = _FitData(
+            model,
+            self._data_loss(),
+            model.map.prepare(X_internal),
+            (targets - state["y_shift"]) / state["y_scale"],
+            sample_weight,
+        )
+        n_epochs = len(state["loss_curve"])
+        seed = (state["seed"] + n_epochs) % np.iinfo(np.int32).max
+        policy = self._policy(model)
+        with single_blas_thread(), policy:
+            solve = self._stage_solver(
+                data, seed, policy, optimizer=optimizer, max_iter=1
+            )
+            result, curve = solve(self.smoothness, state["theta"], None, None)
+        if not np.all(np.isfinite(result.x)):
+            raise ValueError(
+                "Adam produced non-finite parameters; try a smaller "
+                "learning_rate_init or a larger alpha."
+            )
+        state = {
+            **state,
+            "theta": result.x,
+            "adam": (optimizer.t, optimizer.m, optimizer.v),
+            "loss_curve": state["loss_curve"] + curve,
+        }
+        theta = model.rescale(result.x, x_scaling, state["y_shift"], state["y_scale"])
+        fitted = {
+            "n_iter_": len(state["loss_curve"]),
+            "loss_": float(result.fun),
+            "loss_curve_": list(state["loss_curve"]),
+            "validation_scores_": None,
+            "best_validation_score_": None,
+        }
+        return self._set_fitted(
+            spec, model, theta, fitted, {**extra, "_partial_state": state}
+        )
+
+    def _validate(self, model, data_loss, theta, held_out, policy):
+        """Validation loss (weighted mean) and score of ``theta``."""
+        inputs, targets, sample_weight = held_out
+        outputs = model.outputs(theta, inputs, policy)
+        loss = data_loss.loss_gradient(outputs, targets, sample_weight)[0]
+        score = self._validation_score(outputs, targets, sample_weight)
+        return float(loss / sample_weight.sum()), float(score)
 
     def _set_fitted(self, spec, model, theta, fitted, extra=None):
         """Set every fitted attribute (the only place that does)."""
@@ -265,7 +662,7 @@ class _BasePMM(BaseEstimator, ABC):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         model, theta = self._fitted_model()
-        return getattr(model, method)(theta, model.map.prepare(X), self._policy())
+        return getattr(model, method)(theta, model.map.prepare(X), self._policy(model))
 
     def _outputs(self, X):
         """PMM outputs in user units, shape (N, S * q)."""

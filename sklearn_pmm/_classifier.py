@@ -9,7 +9,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from sklearn_pmm._base import _AffinePMM, _BasePMM, leaves_estimator_unchanged_on_error
+from sklearn_pmm._base import (
+    _AffinePMM,
+    _BasePMM,
+    leaves_estimator_unchanged_on_error,
+    merge_duplicate_rows,
+)
 from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from sklearn_pmm._loss import SoftmaxCrossEntropy
 
@@ -33,6 +38,13 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
 
     def _data_loss(self):
         return SoftmaxCrossEntropy(self.temperature)
+
+    def _validation_score(self, outputs, targets, sample_weight):
+        correct = np.argmax(outputs, axis=1) == np.argmax(targets, axis=1)
+        return np.dot(sample_weight, correct) / sample_weight.sum()
+
+    def _stratify_labels(self, targets):
+        return np.argmax(targets, axis=1)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @leaves_estimator_unchanged_on_error
@@ -90,6 +102,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         extra["_constant_model"] = False
         onehot = np.zeros((len(y_ind), n_classes))
         onehot[np.arange(len(y_ind)), y_ind] = 1.0
+        X, onehot, sample_weight = merge_duplicate_rows(X, onehot, sample_weight)
         return self._fit_pmm(
             X,
             onehot,
@@ -98,6 +111,92 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             y_scale=np.ones(n_classes),
             warm=warm,
             extra=extra,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @leaves_estimator_unchanged_on_error
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the model with one Adam epoch over a block of data.
+
+        Repeated calls over the blocks of a data set too large for memory
+        converge as ``fit(solver="adam")`` does.  The first call needs every
+        class in ``classes``, fixes the standardisation of the inputs from its
+        block (the "first block" rule) and starts from the fitted matrices if
+        :meth:`fit` ran before; ``batch_size``, ``learning_rate_init``,
+        ``beta_1``, ``beta_2``, ``epsilon`` and ``shuffle`` apply, whatever
+        ``solver`` is.  No early stopping; ``class_weight="balanced"`` needs
+        the whole data set and is not supported here.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A block of training inputs.
+        y : array-like of shape (n_samples,)
+            Its class labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the data set; required on the first call, and
+            if given later, the same as then.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean cross-entropy.
+
+        Returns
+        -------
+        self : object
+            The updated classifier.
+        """
+        first_call = not hasattr(self, "classes_")
+        if first_call:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            classes = np.unique(classes)
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"`classes={list(classes)}` is not the same as on the first call "
+                f"to partial_fit, which was {list(self.classes_)}."
+            )
+        else:
+            classes = self.classes_
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight='balanced' needs the whole data set: use fit, or "
+                "pass the class weights as a dict."
+            )
+        X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
+        check_classification_targets(y)
+        unseen = np.setdiff1d(y, classes)
+        if len(unseen):
+            raise ValueError(
+                f"y contains classes not in `classes`: {unseen.tolist()}; declare "
+                "every class on the first call to partial_fit."
+            )
+        y_ind = np.searchsorted(classes, y)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
+        sample_weight = sample_weight * class_weight[y_ind]
+        if not sample_weight.sum() > 0:
+            raise ValueError(
+                "The block's sample weights times class weights sum to zero."
+            )
+        n_classes = len(classes)
+        onehot = np.eye(n_classes)[y_ind]
+        X, onehot, sample_weight = merge_duplicate_rows(X, onehot, sample_weight)
+        extra = {
+            "classes_": classes,
+            "_temperature": float(self.temperature),
+            "_constant_model": False,
+        }
+        return self._partial_fit_pmm(
+            X,
+            onehot,
+            sample_weight,
+            lambda targets, weights: (np.zeros(n_classes), np.ones(n_classes)),
+            extra,
         )
 
     def _fit_constant(self, n_features, class_index, extra):
@@ -366,10 +465,20 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         readout="decoder",
         hermitian="real",
         alpha=1e-3,
+        smoothness=0.0,
         max_iter=300,
         tol=1e-6,
         n_restarts=0,
-        batch_size=1024,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        solver="lbfgs",
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
         n_jobs=None,
         random_state=None,
         warm_start=False,
@@ -385,10 +494,20 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
             readout=readout,
             hermitian=hermitian,
             alpha=alpha,
+            smoothness=smoothness,
             max_iter=max_iter,
             tol=tol,
             n_restarts=n_restarts,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            solver=solver,
             batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            shuffle=shuffle,
             n_jobs=n_jobs,
             random_state=random_state,
             warm_start=warm_start,

@@ -2,6 +2,7 @@
 """The private scikit-learn helpers this package relies on, imported in one place."""
 
 from sklearn.base import _fit_context
+from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.optimize import _check_optimize_result
 from sklearn.utils.validation import _check_sample_weight
@@ -12,4 +13,5 @@ __all__ = [
     "_check_optimize_result",
     "_check_sample_weight",
     "_fit_context",
+    "get_chunk_n_rows",
 ]

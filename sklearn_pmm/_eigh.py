@@ -16,6 +16,8 @@ from joblib import effective_n_jobs
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import ThreadpoolController
 
+from sklearn_pmm._compat import get_chunk_n_rows
+
 # Gaps below this fraction of the spectral scale are broadened in the adjoint.
 DEFAULT_BROADENING = 1e-8
 
@@ -247,3 +249,38 @@ class ExecutionPolicy:
                 return [function(batch) for batch in batches]
             parallel = self._parallel or Parallel(n_jobs=self.n_jobs, prefer="threads")
             return parallel(delayed(function)(batch) for batch in batches)
+
+
+# Chunks above this many rows no longer speed up a chunk (measured on the
+# n = 7 loss gradient, benchmarks/results/speed.md) but cost parallelism.
+MAX_CHUNK_ROWS = 2048
+
+
+def chunk_rows(model):
+    """Rows per chunk for ``model``, bounded by scikit-learn's ``working_memory``.
+
+    A row holds ``S`` primary matrices and, in flight, about eight arrays of
+    their size (matrix, eigenvectors, adjoint factors, readout terms), so a
+    chunk of ``rows`` samples needs about ``rows * 8 * S * n**2 * itemsize``
+    bytes.  The rows are those that fit in ``sklearn.get_config()
+    ["working_memory"]`` MiB, at most :data:`MAX_CHUNK_ROWS`: the result
+    depends on neither ``n_jobs`` nor the number of samples.
+
+    Examples
+    --------
+    >>> from sklearn import config_context
+    >>> from sklearn_pmm._eigh import chunk_rows
+    >>> from sklearn_pmm._maps import AffineMap
+    >>> from sklearn_pmm._model import PMMModel
+    >>> from sklearn_pmm._readout import DecoderReadout
+    >>> model = PMMModel(AffineMap(2, 7, True), DecoderReadout(1, 3))
+    >>> chunk_rows(model)
+    2048
+    >>> with config_context(working_memory=1):
+    ...     chunk_rows(model)
+    167
+    """
+    primary_map = model.map
+    itemsize = 16 if primary_map.complex_valued else 8
+    row_bytes = 8 * primary_map.n_systems * primary_map.matrix_size**2 * itemsize
+    return get_chunk_n_rows(row_bytes, max_n_rows=MAX_CHUNK_ROWS)

@@ -302,7 +302,10 @@ class GramWindowMap(PrimaryMap):
     ``"window_right"`` (:math:`L_i`, ``(n_windows, m, b)``),
     ``"class_congruence"`` (:math:`D_c`, ``(S, n, m)``), all general
     (complex or real), and ``"class_bias"`` (:math:`B_c`, ``(S, n, n)``,
-    Hermitian or symmetric).
+    Hermitian or symmetric).  None is penalised: rescaling :math:`K_i, L_i`
+    against :math:`D_c`, or :math:`D_c` and :math:`B_c` together, leaves
+    every eigenvector unchanged, so an L2 penalty on them would only shrink
+    the spectra; the readout's penalised decoders bound the outputs.
 
     **Evaluation.**  With :math:`u` the packed Gram matrices of a sample
     (:func:`~sklearn_pmm._image.gram_features`, so :math:`R_i = \sum_t u_{it}
@@ -401,11 +404,21 @@ class GramWindowMap(PrimaryMap):
     def blocks(self):
         n_windows, m, n = len(self.windows), self.latent_size, self.matrix_size
         general, hermitian = self.general_kind, self.hermitian_kind
+        # Not penalised: K_i -> s K_i, L_i -> s L_i, D_c -> D_c / s and
+        # (D_c, B_c) -> (t D_c, t^2 B_c) leave every eigenvector unchanged, so
+        # an L2 penalty on these blocks constrains nothing and only shrinks
+        # the spectra towards degeneracy (t -> 0).  On digits, penalising only
+        # the decoders gave 97.4-98.0 % held-out at 300 iterations, penalising
+        # everything 96.1-96.3 % (alpha 1e-4 to 1e-2).
+        shapes = {
+            "window_left": (general, (n_windows, m, self.window_rows)),
+            "window_right": (general, (n_windows, m, self.window_cols)),
+            "class_congruence": (general, (self.n_systems, n, m)),
+            "class_bias": (hermitian, (self.n_systems, n, n)),
+        }
         return [
-            ParameterBlock("window_left", general, (n_windows, m, self.window_rows)),
-            ParameterBlock("window_right", general, (n_windows, m, self.window_cols)),
-            ParameterBlock("class_congruence", general, (self.n_systems, n, m)),
-            ParameterBlock("class_bias", hermitian, (self.n_systems, n, n)),
+            ParameterBlock(name, kind, shape, penalised=False)
+            for name, (kind, shape) in shapes.items()
         ]
 
     def initial_parameters(self, random_state):
@@ -436,22 +449,43 @@ class GramWindowMap(PrimaryMap):
         images = images_from_features(X, self.image_shape)
         return gram_features(images, self.windows)
 
-    def _latent_factors(self, params):
-        r""":math:`\Phi` of shape (F, m^2): packed :math:`K_i T_t K_i^\dagger`."""
-        rows = []
+    def _latent_products(self, params):
+        r""":math:`K_i T_t K_i^\dagger` then :math:`L_i T_t L_i^\dagger`, (F, m, m)."""
+        products = []
         for name, basis in zip(
             ("window_left", "window_right"), self._input_bases, strict=True
         ):
             factor = params[name][:, None]  # (n_windows, 1, m, a)
-            products = factor @ basis @ np.conj(np.swapaxes(factor, -1, -2))
-            rows.append(products.reshape(-1, self.latent_size, self.latent_size))
-        return self._latent_packing.pack(np.concatenate(rows))
+            product = factor @ basis @ np.conj(np.swapaxes(factor, -1, -2))
+            products.append(product.reshape(-1, self.latent_size, self.latent_size))
+        return np.concatenate(products)
+
+    def _latent_factors(self, params):
+        r""":math:`\Phi` of shape (F, m^2): packed :math:`K_i T_t K_i^\dagger`."""
+        return self._latent_packing.pack(self._latent_products(params))
 
     def _class_factors(self, params):
         r""":math:`Q` of shape (m^2, S, n, n): :math:`D_c T'_s D_c^\dagger`."""
         congruence = params["class_congruence"]  # (S, n, m)
         applied = congruence @ self._latent_basis[:, None]  # (m^2, S, n, m)
         return applied @ np.conj(np.swapaxes(congruence, -1, -2))
+
+    def _window_grads(self, params, products_grad):
+        r"""Gradients of :math:`K_i, L_i` from Hermitian :math:`\bar X` of the
+        products :math:`X_{it} = K_i T_t K_i^\dagger` (F, m, m):
+        :math:`\bar K_i = \sum_t 2 \bar X_{it} K_i T_t`."""
+        grads, start = {}, 0
+        for name, basis in zip(
+            ("window_left", "window_right"), self._input_bases, strict=True
+        ):
+            factor = params[name]  # (n_windows, m, a)
+            stop = start + len(factor) * len(basis)
+            block = products_grad[start:stop].reshape(
+                len(factor), len(basis), *products_grad.shape[1:]
+            )
+            grads[name] = 2 * np.einsum("wtij,wjk,tkl->wil", block, factor, basis)
+            start = stop
+        return grads
 
     def matrices(self, params, inputs):
         n_samples, n = len(inputs), self.matrix_size
@@ -486,24 +520,87 @@ class GramWindowMap(PrimaryMap):
         congruence_grad = np.einsum(
             "scij,cjk,skl->cil", symmetric, congruence, self._latent_basis
         )
-        # Phi_(i,t) = pack(K_i T_t K_i^dagger) -> Kbar_i = sum_t 2 Gbar K_i T_t.
-        adjoint = _packed_adjoint(self._latent_packing, latent_factors_grad)
-        grads = {
+        # Phi_(i,t) = pack(K_i T_t K_i^dagger): its Hermitian matrix gradient.
+        products_grad = _packed_adjoint(self._latent_packing, latent_factors_grad)
+        return {
             "class_congruence": congruence_grad,
             "class_bias": matrices_grad.sum(axis=0),
+            **self._window_grads(params, products_grad),
         }
-        start = 0
-        for name, basis in zip(
-            ("window_left", "window_right"), self._input_bases, strict=True
+
+    def _constant_features(self):
+        """Values of the features that do not depend on the image (NaN if they do).
+
+        The diagonal of every Gram matrix is 1 inside its window and 0 in the
+        padding.
+        """
+        values = []
+        for packing, sizes in zip(
+            self._input_packings, (self.windows[:, 2], self.windows[:, 3]), strict=True
         ):
-            factor = params[name]  # (n_windows, m, a)
-            stop = start + len(factor) * len(basis)
-            block = adjoint[start:stop].reshape(
-                len(factor), len(basis), *adjoint.shape[1:]
-            )
-            grads[name] = 2 * np.einsum("wtij,wjk,tkl->wil", block, factor, basis)
-            start = stop
-        return grads
+            diagonal = np.zeros(packing.n_floats, dtype=bool)
+            diagonal[: len(packing._rows)] = packing._rows == packing._cols
+            index = np.full(packing.n_floats, -1)
+            index[: len(packing._rows)] = packing._rows
+            inside = (index[None, :] < sizes[:, None]).astype(np.float64)
+            values.append(np.where(diagonal, inside, np.nan).ravel())
+        return np.concatenate(values)
+
+    def smoothness_penalty(self, params):
+        r"""Sensitivity of the class matrices to the image, relative to their spread.
+
+        With :math:`H_c(u) = A_c + \sum_f u_f \Psi_{fc}` (:math:`u_f` the
+        off-diagonal Gram entries, the only inputs that vary; :math:`A_c =
+        D_c M_0 D_c^\dagger + B_c` with :math:`M_0` the latent matrix of
+        unit diagonals and zero off-diagonals, and :math:`\Psi_{fc} = D_c
+        \Phi_f D_c^\dagger`),
+
+        .. math::
+
+            P = \frac1S \sum_c \frac{\sum_f \|\Psi_{fc}\|_F^2}
+                {\|\tilde A_c\|_F^2 + \epsilon},
+            \qquad \tilde A_c = A_c - \tfrac{\operatorname{tr} A_c}{n} I .
+
+        It is invariant under the rescalings that leave the eigenvectors
+        unchanged, so, unlike an L2 penalty, it bounds how fast they turn as
+        the image changes.  :math:`\epsilon = 10^{-12}`.
+        """
+        n, n_systems = self.matrix_size, self.n_systems
+        constant = self._constant_features()
+        is_constant = ~np.isnan(constant)
+        products = self._latent_products(params)
+        congruence = params["class_congruence"]
+        congruence_h = np.conj(np.swapaxes(congruence, -1, -2))
+        base = np.tensordot(constant[is_constant], products[is_constant], axes=1)
+        offset = congruence @ base @ congruence_h + params["class_bias"]
+        trace = np.trace(offset, axis1=-2, axis2=-1).real
+        centred = offset - trace[:, None, None] / n * np.eye(n)
+        spread = np.einsum("cij,cij->c", np.conj(centred), centred).real + 1e-12
+        varying = products[~is_constant]  # (F_off, m, m)
+        coupling = congruence @ varying[:, None] @ congruence_h  # (F_off, S, n, n)
+        strength = np.einsum("fcij,fcij->c", np.conj(coupling), coupling).real
+        ratio = strength / spread
+        value = float(ratio.mean())
+        # Gradients of |X|_F^2 are 2 X; both X are Hermitian.
+        coupling_grad = (2.0 / (n_systems * spread))[:, None, None] * coupling
+        offset_grad = (-2.0 * ratio / (n_systems * spread))[:, None, None] * centred
+        congruence_grad = 2 * offset_grad @ congruence @ base
+        congruence_grad += 2 * np.einsum(
+            "fcij,cjk,fkl->cil", coupling_grad, congruence, varying
+        )
+        products_grad = np.zeros_like(products)
+        products_grad[~is_constant] = (congruence_h @ coupling_grad @ congruence).sum(
+            axis=1
+        )
+        base_grad = np.einsum(
+            "cji,cjk,ckl->il", np.conj(congruence), offset_grad, congruence
+        )
+        products_grad[is_constant] = constant[is_constant, None, None] * base_grad
+        return value, {
+            "class_bias": offset_grad,
+            "class_congruence": congruence_grad,
+            **self._window_grads(params, products_grad),
+        }
 
     def scale(self, params, factor):
         if factor < 0:

@@ -160,14 +160,26 @@ class PMMModel:
         return loss, grads, outputs_grad.sum(axis=0)
 
     def loss_gradient(
-        self, theta, inputs, targets, sample_weight, data_loss, penalty, policy
+        self,
+        theta,
+        inputs,
+        targets,
+        sample_weight,
+        data_loss,
+        penalty,
+        policy,
+        smoothness=0.0,
     ):
-        r"""Weighted-mean loss plus L2 penalty, and its gradient.
+        r"""Weighted-mean loss plus penalties, and its gradient.
 
         .. math::
 
             L(\theta) = \frac{\sum_s w_s \ell(z(x_s), y_s)}{\sum_s w_s}
                         + \frac12 \sum_i \alpha_i \theta_i^2
+                        + \frac{\gamma}{2} P(\theta)
+
+        with :math:`P` the map's smoothness penalty
+        (:meth:`PrimaryMap.smoothness_penalty`).
 
         Parameters
         ----------
@@ -180,6 +192,8 @@ class PMMModel:
         penalty : float or ndarray of shape (n_params,)
             :math:`\alpha_i`; a float applies to every penalised block.
         policy : ExecutionPolicy
+        smoothness : float, default=0.0
+            :math:`\gamma`.
 
         Returns
         -------
@@ -215,6 +229,12 @@ class PMMModel:
         weight_sum = sample_weight.sum()
         loss /= weight_sum
         grad /= weight_sum
+        if smoothness:
+            value, smooth_grads = self.map.smoothness_penalty(params)
+            loss += 0.5 * smoothness * value
+            grad += self.layout.pack_gradient(
+                {name: 0.5 * smoothness * g for name, g in smooth_grads.items()}
+            )
         if np.ndim(penalty) == 0:
             if penalty:
                 penalised = theta * self.layout.penalised

@@ -3,9 +3,15 @@
 
 import numpy as np
 from sklearn.base import MultiOutputMixin, RegressorMixin
+from sklearn.metrics import r2_score
 from sklearn.utils.validation import validate_data
 
-from sklearn_pmm._base import _AffinePMM, _BasePMM, leaves_estimator_unchanged_on_error
+from sklearn_pmm._base import (
+    _AffinePMM,
+    _BasePMM,
+    leaves_estimator_unchanged_on_error,
+    merge_duplicate_rows,
+)
 from sklearn_pmm._compat import _check_sample_weight, _fit_context
 from sklearn_pmm._loss import SquaredError
 from sklearn_pmm._maps import weighted_mean_scale
@@ -140,10 +146,20 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         readout="decoder",
         hermitian="complex",
         alpha=0.0,
+        smoothness=0.0,
         max_iter=2000,
         tol=1e-8,
         n_restarts=0,
-        batch_size=1024,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        solver="lbfgs",
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        shuffle=True,
         n_jobs=None,
         random_state=None,
         warm_start=False,
@@ -157,10 +173,20 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             readout=readout,
             hermitian=hermitian,
             alpha=alpha,
+            smoothness=smoothness,
             max_iter=max_iter,
             tol=tol,
             n_restarts=n_restarts,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            solver=solver,
             batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            shuffle=shuffle,
             n_jobs=n_jobs,
             random_state=random_state,
             warm_start=warm_start,
@@ -169,6 +195,9 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
 
     def _data_loss(self):
         return SquaredError()
+
+    def _validation_score(self, outputs, targets, sample_weight):
+        return r2_score(targets, outputs, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @leaves_estimator_unchanged_on_error
@@ -202,10 +231,10 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        targets = y.reshape(len(y), -1)
-        y_shift, y_scale = weighted_mean_scale(targets, sample_weight)
-        if self.readout == "eigenvalues":
-            y_scale = np.full_like(y_scale, y_scale.max())
+        X, targets, sample_weight = merge_duplicate_rows(
+            X, y.reshape(len(y), -1), sample_weight
+        )
+        y_shift, y_scale = self._output_scaling(targets, sample_weight)
         return self._fit_pmm(
             X,
             (targets - y_shift) / y_scale,
@@ -214,6 +243,64 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             y_scale,
             warm=warm_candidate,
             extra={"_y_ndim": y.ndim},
+        )
+
+    def _output_scaling(self, targets, sample_weight):
+        y_shift, y_scale = weighted_mean_scale(targets, sample_weight)
+        if self.readout == "eigenvalues":  # H absorbs one common scale only
+            y_scale = np.full_like(y_scale, y_scale.max())
+        return y_shift, y_scale
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @leaves_estimator_unchanged_on_error
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one Adam epoch over a block of data.
+
+        Repeated calls over the blocks of a data set too large for memory
+        converge as ``fit(solver="adam")`` does.  The first call fixes the
+        standardisation of inputs and targets from its block (the "first
+        block" rule: give it a representative block) and starts from the
+        fitted matrices if :meth:`fit` ran before; ``batch_size``,
+        ``learning_rate_init``, ``beta_1``, ``beta_2``, ``epsilon`` and
+        ``shuffle`` apply, whatever ``solver`` is.  No early stopping.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A block of training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Its targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the mean squared error.
+
+        Returns
+        -------
+        self : object
+            The updated regressor.
+        """
+        first_call = not hasattr(self, "_spec")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            multi_output=True,
+            y_numeric=True,
+            reset=first_call,
+        )
+        if not first_call and (y.ndim == 1) != (self._y_ndim == 1):
+            raise ValueError(
+                f"y has {y.ndim} dimension(s) but the previous blocks had "
+                f"{self._y_ndim}."
+            )
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        X, targets, sample_weight = merge_duplicate_rows(
+            X, y.reshape(len(y), -1), sample_weight
+        )
+        return self._partial_fit_pmm(
+            X, targets, sample_weight, self._output_scaling, {"_y_ndim": y.ndim}
         )
 
     def predict(self, X):

@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""What the shared estimator base promises every PMM estimator: canonical
+training rows, early stopping on a validation split, the smoothness prior,
+and fits that either succeed or leave the estimator as it was."""
+
+import copy
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import make_friedman1
+
+from sklearn_pmm import PMMClassifier, PMMRegressor
+from sklearn_pmm._base import merge_duplicate_rows
+from sklearn_pmm._model import PMMModel
+
+SMALL = dict(matrix_size=4, n_eigenvectors=2, random_state=0)
+ESTIMATORS = [PMMRegressor, PMMClassifier]
+
+ignore_convergence = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+def make_data(estimator_class, n_samples=80, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    score = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2]
+    if estimator_class is PMMClassifier:
+        return X, np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+    return X, score + 0.1 * rng.normal(size=n_samples)
+
+
+def test_merge_duplicate_rows_sums_weights_and_drops_zeros():
+    X = np.array([[2.0, 0.0], [1.0, 5.0], [2.0, 0.0], [3.0, 3.0], [1.0, 5.0]])
+    targets = np.array([[1.0], [4.0], [1.0], [9.0], [7.0]])
+    weights = np.array([1.0, 2.0, 0.5, 0.0, 1.0])
+    merged_X, merged_targets, merged_weights = merge_duplicate_rows(X, targets, weights)
+    # [1, 5] appears with two targets: two rows; [3, 3] has zero weight.
+    assert_array_equal(merged_X, [[1.0, 5.0], [1.0, 5.0], [2.0, 0.0]])
+    assert_array_equal(merged_targets, [[4.0], [7.0], [1.0]])
+    assert_array_equal(merged_weights, [2.0, 1.0, 1.5])
+
+
+@ignore_convergence
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_integer_weights_and_repeats_give_identical_models(
+    estimator_class, early_stopping
+):
+    # Bit for bit, after many iterations and in any row order.
+    X, y = make_data(estimator_class)
+    weights = np.random.default_rng(1).integers(0, 4, len(X))
+    order = np.random.default_rng(2).permutation(len(X))
+    params = dict(SMALL, max_iter=150, early_stopping=early_stopping)
+    weighted = estimator_class(**params).fit(
+        X[order], y[order], sample_weight=weights[order]
+    )
+    repeated = estimator_class(**params).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    method = "predict_proba" if estimator_class is PMMClassifier else "predict"
+    assert_array_equal(getattr(weighted, method)(X), getattr(repeated, method)(X))
+    assert weighted.n_iter_ == repeated.n_iter_
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_early_stopping_keeps_the_best_validation_parameters(estimator_class):
+    X, y = make_data(estimator_class, n_samples=200)
+    est = estimator_class(
+        **SMALL, early_stopping=True, n_iter_no_change=5, max_iter=500
+    ).fit(X, y)
+    scores = est.validation_scores_
+    assert len(scores) == est.n_iter_ < 500
+    assert est.best_validation_score_ in scores
+    # Stopped n_iter_no_change iterations after the kept one, or later if
+    # the last improvements were below the relative threshold.
+    assert scores.index(est.best_validation_score_) <= len(scores) - 5
+    assert len(est.loss_curve_) == est.n_iter_
+
+
+@ignore_convergence
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_without_early_stopping_there_are_no_validation_scores(estimator_class):
+    X, y = make_data(estimator_class)
+    est = estimator_class(**SMALL, max_iter=20).fit(X, y)
+    assert est.validation_scores_ is None
+    assert est.best_validation_score_ is None
+
+
+def test_validation_split_is_stratified():
+    X, y = make_data(PMMClassifier, n_samples=90)
+    est = PMMClassifier(**SMALL, early_stopping=True, validation_fraction=0.2)
+    rng = np.random.RandomState(0)
+    targets = np.eye(3)[y]
+    train, validation = est._validation_split(targets, np.ones(len(y)), rng)
+    assert len(validation) == 18
+    assert_array_equal(np.bincount(y[validation]), [6, 6, 6])
+    assert set(train).isdisjoint(validation)
+    assert len(train) + len(validation) == len(y)
+
+
+@ignore_convergence
+def test_tiny_data_fit_without_a_validation_split():
+    X, y = make_data(PMMRegressor, n_samples=8)
+    est = PMMRegressor(**SMALL, early_stopping=True, max_iter=30).fit(X, y)
+    assert est.validation_scores_ is None
+
+
+def test_early_stopping_generalises_on_noisy_data():
+    # The fits interpolate the noise without it (the reason for the option).
+    X, y = make_friedman1(n_samples=300, n_features=10, noise=1.0, random_state=0)
+    X_test, y_test = make_friedman1(
+        n_samples=1000, n_features=10, noise=0.0, random_state=1
+    )
+    stopped = PMMRegressor(random_state=0, early_stopping=True, smoothness=1.0)
+    stopped.fit(X, y)
+    assert stopped.score(X_test, y_test) > 0.85
+
+
+@pytest.mark.parametrize("complex_valued", [False, True])
+def test_smoothness_penalty_is_scale_free(complex_valued):
+    from sklearn_pmm._maps import AffineMap
+
+    affine = AffineMap(3, 4, complex_valued)
+    params = affine.initial_parameters(np.random.RandomState(0))
+    value, _ = affine.smoothness_penalty(params)
+    scaled, _ = affine.smoothness_penalty(affine.scale(params, 7.0))
+    assert_allclose(scaled, value, rtol=1e-12)
+    shifted = dict(params, constant=params["constant"] + 5.0 * np.eye(4))
+    assert_allclose(affine.smoothness_penalty(shifted)[0], value, rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_failed_fit_leaves_the_estimator_unchanged(estimator_class, monkeypatch):
+    X, y = make_data(estimator_class)
+    est = estimator_class(**SMALL, max_iter=5)
+    with pytest.warns(Warning):
+        est.fit(X, y)
+    before = copy.deepcopy(vars(est))
+    prediction = est.predict(X)
+
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PMMModel, "loss_gradient", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(X[:, :2], y)  # new shape: n_features_in_ would change
+    monkeypatch.undo()
+    assert vars(est).keys() == before.keys()
+    assert est.n_features_in_ == 3
+    assert_array_equal(est.predict(X), prediction)
+
+
+# --------------------------------------------------------------------------
+# Adam and partial_fit
+# --------------------------------------------------------------------------
+
+
+def test_adam_fits_and_is_deterministic():
+    X, y = make_data(PMMRegressor, n_samples=300)
+    params = dict(SMALL, solver="adam", batch_size=32, learning_rate_init=1e-2)
+    first = PMMRegressor(**params, max_iter=40).fit(X, y)
+    second = PMMRegressor(**params, max_iter=40, n_jobs=2).fit(X, y)
+    assert_array_equal(first.predict(X), second.predict(X))
+    assert first.score(X, y) > 0.9
+    assert len(first.loss_curve_) == first.n_iter_ <= 40
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_partial_fit_over_blocks_converges(estimator_class):
+    X, y = make_data(estimator_class, n_samples=400)
+    est = estimator_class(**SMALL, batch_size=32, learning_rate_init=1e-2)
+    extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
+    for epoch in range(25):
+        for block in np.array_split(np.arange(len(X)), 4):
+            est.partial_fit(X[block], y[block], **(extra if epoch == 0 else {}))
+    assert est.n_iter_ == 100
+    # Measured 0.79 (classifier; L-BFGS to convergence reaches 0.93) and
+    # 0.9 (regressor) on this data; chance is 0.33 and 0.
+    threshold = 0.7 if estimator_class is PMMClassifier else 0.85
+    assert est.score(X, y) > threshold
+    assert np.mean(est.loss_curve_[-4:]) < 0.5 * np.mean(est.loss_curve_[:4])
+
+
+def test_partial_fit_continues_from_fit():
+    X, y = make_data(PMMRegressor, n_samples=200)
+    est = PMMRegressor(**SMALL, max_iter=200, learning_rate_init=1e-4).fit(X, y)
+    before = est.score(X, y)
+    est.partial_fit(X, y)
+    assert est.n_iter_ == 1
+    assert abs(est.score(X, y) - before) < 0.05
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_partial_fit_rejects_non_finite_blocks(bad):
+    X, y = make_data(PMMRegressor)
+    est = PMMRegressor(**SMALL).partial_fit(X[:40], y[:40])
+    X_bad = X[40:].copy()
+    X_bad[3, 1] = bad
+    with pytest.raises(ValueError, match="Input X contains"):
+        est.partial_fit(X_bad, y[40:])
+
+
+def test_partial_fit_rejects_undeclared_classes_and_needs_classes():
+    X, y = make_data(PMMClassifier)
+    est = PMMClassifier(**SMALL)
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X, y)
+    est.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
+    with pytest.raises(ValueError, match=r"not in `classes`: \[2\]"):
+        est.partial_fit(X, y)
+    with pytest.raises(ValueError, match="is not the same as on the first call"):
+        est.partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_partial_fit_rejects_balanced_class_weight():
+    X, y = make_data(PMMClassifier)
+    with pytest.raises(ValueError, match="balanced"):
+        PMMClassifier(**SMALL, class_weight="balanced").partial_fit(
+            X, y, classes=[0, 1, 2]
+        )
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_partial_fit_rejects_a_different_number_of_features(estimator_class):
+    X, y = make_data(estimator_class)
+    extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
+    est = estimator_class(**SMALL).partial_fit(X, y, **extra)
+    with pytest.raises(ValueError, match="X has 2 features"):
+        est.partial_fit(X[:, :2], y)
+
+
+def test_partial_fit_after_a_layout_change_raises_and_keeps_the_model():
+    X, y = make_data(PMMRegressor)
+    est = PMMRegressor(**SMALL).partial_fit(X, y)
+    prediction = est.predict(X)
+    est.set_params(matrix_size=5)
+    with pytest.raises(ValueError, match="changed the model's layout"):
+        est.partial_fit(X, y)
+    assert_array_equal(est.predict(X), prediction)
+    est.set_params(matrix_size=4).partial_fit(X, y)  # restored: continues
+    assert est.n_iter_ == 2
+
+
+def test_partial_fit_interrupted_keeps_the_previous_state(monkeypatch):
+    X, y = make_data(PMMRegressor)
+    est = PMMRegressor(**SMALL).partial_fit(X, y)
+    before = copy.deepcopy(vars(est))
+
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PMMModel, "loss_gradient", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.partial_fit(X, y)
+    monkeypatch.undo()
+    assert est.n_iter_ == before["n_iter_"]
+    assert_array_equal(est.hamiltonians_, before["hamiltonians_"])
+    assert_array_equal(est._partial_state["theta"], before["_partial_state"]["theta"])
+
+
+def test_chunk_rows_follow_working_memory():
+    from sklearn import config_context
+
+    X, y = make_data(PMMRegressor, n_samples=300)
+    est = PMMRegressor(**SMALL, max_iter=30)
+    with pytest.warns(Warning):
+        reference = est.fit(X, y).predict(X)
+    # One-row chunks: the same model to rounding (sums in another order).
+    with config_context(working_memory=1e-6), pytest.warns(Warning):
+        tiny = PMMRegressor(**SMALL, max_iter=30).fit(X, y).predict(X)
+    assert_allclose(tiny, reference, rtol=1e-6)
