@@ -4,10 +4,11 @@ pushd %~dp0
 
 REM Command file for Sphinx documentation
 REM
-REM "make.bat html" builds the documentation into _build\html without executing
-REM the gallery examples. To execute them as well:
-REM     set PMM_DOC_RUN_EXAMPLES=1
+REM "make.bat html" builds the documentation into _build\html and executes the
+REM gallery examples (a few minutes). For a quick build without running them:
+REM     set PMM_DOC_RUN_EXAMPLES=0
 REM     make.bat html
+REM Strict, as CI does: set SPHINXOPTS=-W --keep-going
 REM "make.bat clean" also removes the generated\ and auto_examples\ sources.
 
 if "%SPHINXBUILD%" == "" (

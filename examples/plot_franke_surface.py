@@ -41,10 +41,25 @@ y_test = franke(X_test[:, 0], X_test[:, 1])
 # %%
 # Fit
 # ---
-# The defaults: a :math:`7 \times 7` complex Hermitian model reading out the
-# eigenvectors of the three *lowest* eigenvalues, which keeps the selection a
-# smooth function of :math:`x`.
-reg = PMMRegressor(random_state=0)
+# The configuration of the paper's regression model, written out so that the
+# example does not depend on the estimator's defaults: complex Hermitian
+# :math:`7 \times 7` matrices, three eigenvectors and one decoder per pair of
+# them (442 trainable floats). The eigenvectors read out are those of the
+# three *lowest* eigenvalues, which keeps the selection a smooth function of
+# :math:`x` (the paper took the three of largest magnitude; see the user
+# guide). At most 2000 L-BFGS iterations, as in the repository's benchmark
+# (``benchmarks/results/paper_seed0.md``). When the budget runs out before
+# L-BFGS's own stopping test, the estimator says so with a
+# :class:`~sklearn.exceptions.ConvergenceWarning`.
+reg = PMMRegressor(
+    matrix_size=7,
+    n_eigenvectors=3,
+    which="lowest",
+    readout="decoder",
+    hermitian="complex",
+    max_iter=2000,
+    random_state=0,
+)
 tic = time.perf_counter()
 reg.fit(X_train, y_train)
 fit_time = time.perf_counter() - tic
@@ -92,3 +107,11 @@ axes[0].scatter(
 )
 fig.suptitle(f"Normalised MAE {nmae:.2e} on the 100 x 100 grid")
 plt.show()
+
+# %%
+# Against the paper
+# -----------------
+# The paper's PMM, with the same matrix sizes and the largest-magnitude
+# selection, reports the score below on this protocol.
+paper = PAPER_PMM_NMAE["Franke"]
+print(f"normalised MAE {nmae:.2e}; paper's PMM {paper:.2e}; ratio {nmae / paper:.2f}")
