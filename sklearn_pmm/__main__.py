@@ -36,13 +36,23 @@ def main(argv=None):
     results : dict
         Normalised MAE per function name.
     """
-    parser = argparse.ArgumentParser(prog="python -m sklearn_pmm", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m sklearn_pmm",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Example: python -m sklearn_pmm --functions all --seed 1",
+    )
     parser.add_argument(
         "--functions",
         default="Franke,Cliff,Runge",
         help="comma-separated test functions, or 'all' (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="training-point draw")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the 200 training points and of the model (default: 0)",
+    )
     args = parser.parse_args(argv)
     names = (
         list(TEST_FUNCTIONS)
@@ -60,6 +70,7 @@ def main(argv=None):
         X, y = make_test_function(name, random_state=args.seed)
         key = next(k for k in TEST_FUNCTIONS if k.lower() == _canonical(name))
         truth = TEST_FUNCTIONS[key](grid[:, 0], grid[:, 1])
+        print(f"{key:<16}fitting ...", end="\r", flush=True)
         tic = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -34,6 +34,10 @@ from sklearn_pmm._solvers import AdamOptimizer, minimize_adam, minimize_lbfgs
 _IMPROVEMENT = 1e-4
 # Stages of the smoothness path before the unpenalised one.
 _PATH_STAGES = 3
+# L-BFGS has converged once the loss fell by less than 10 % over 100
+# iterations (0.1 % per iteration): noiseless fits keep improving slowly for
+# thousands of iterations, so the gradient tolerance alone never ends them.
+_PROGRESS = (100, 0.1)
 # batch_size="auto" for Adam, as in scikit-learn's MLP.
 _AUTO_BATCH_SIZE = 200
 
@@ -425,8 +429,14 @@ class _BasePMM(BaseEstimator, ABC):
         if n_validation < 2 or len(rows) - n_validation < 2:
             return rows, None
         labels = self._stratify_labels(targets)
-        if labels is not None and np.bincount(labels).min(initial=2) < 2:
-            labels = None  # a class with one row cannot be stratified
+        if labels is not None:
+            counts = np.bincount(labels)
+            n_classes = np.count_nonzero(counts)
+            if (
+                counts[counts > 0].min() < 2
+                or min(n_validation, len(rows) - n_validation) < n_classes
+            ):
+                labels = None  # too few rows to stratify
         train, validation = train_test_split(
             rows, test_size=n_validation, random_state=rng, stratify=labels
         )
@@ -435,13 +445,22 @@ class _BasePMM(BaseEstimator, ABC):
         return np.sort(train), np.sort(validation)
 
     def _run_solver(self, data, held_out, theta0, start, seed, policy):
-        """One solver run from ``theta0``, with early stopping on ``held_out``.
+        """One solver run from ``theta0``, choosing on ``held_out`` if given.
 
-        Without a validation split it is one solver run at the fixed
-        smoothness :math:`\\gamma`.  With one, it follows the smoothness
-        path :math:`\\gamma, \\gamma/10, \\gamma/100, 0`: each stage runs
-        until the validation loss stops improving and the next one starts
-        from the best parameters so far, which are the ones kept.
+        Without a validation split it is one run at the fixed smoothness
+        :math:`\\gamma` until convergence.  With one, two candidates start
+        from ``theta0`` and the lower validation loss wins:
+
+        - the *smooth* candidate follows the smoothness path
+          :math:`\\gamma, \\gamma/10, \\gamma/100, 0`, each stage until the
+          validation loss stops improving (``n_iter_no_change``), the next
+          stage from the best parameters so far, which are the ones kept;
+        - the *converged* candidate is the unpenalised fit run to
+          convergence.
+
+        Noisy data favour the first (it stops before fitting the noise),
+        exactly representable functions the second (the validation loss of a
+        noiseless fit plateaus long before the fit is done).
         """
         model = data.model
         prefix = f"[{type(self).__name__}] start {start}" if self.verbose else None
@@ -450,12 +469,10 @@ class _BasePMM(BaseEstimator, ABC):
             result, curve = solve(self.smoothness, theta0, None, prefix)
             return _Run(result, curve, result.x, float(result.fun), False, None, None)
 
-        tracker = _EarlyStopping(
-            lambda theta: self._validate(
-                model, data.data_loss, theta, held_out, policy
-            ),
-            self.n_iter_no_change,
-        )
+        def validate(theta):
+            return self._validate(model, data.data_loss, theta, held_out, policy)
+
+        tracker = _EarlyStopping(validate, self.n_iter_no_change)
         path = [self.smoothness * 10.0**-k for k in range(_PATH_STAGES)] + [0.0]
         if not self.smoothness:
             path = [0.0]
@@ -470,15 +487,22 @@ class _BasePMM(BaseEstimator, ABC):
                 tracker(result.x)
             theta = tracker.best_theta
         result.nit = n_iter
-        return _Run(
+        smooth = _Run(
             result,
             curve,
             tracker.best_theta,
             tracker.best_loss,
-            result.status == 99,
+            True,
             tracker.scores,
             tracker.best_score,
         )
+        converged_prefix = None if prefix is None else f"{prefix} converged"
+        result, curve = solve(0.0, theta0, None, converged_prefix)
+        loss, score = validate(result.x)
+        scores = [*tracker.scores, score]
+        if not loss < smooth.selection_loss:
+            return smooth._replace(validation_scores=scores)
+        return _Run(result, curve, result.x, loss, False, scores, score)
 
     def _stage_solver(self, data, seed, policy, optimizer=None, max_iter=None):
         """``solve(smoothness, theta, monitor, prefix) -> (result, loss_curve)``.
@@ -508,6 +532,7 @@ class _BasePMM(BaseEstimator, ABC):
                     max_iter=self.max_iter,
                     tol=self.tol,
                     monitor=monitor,
+                    progress=_PROGRESS,
                     verbose_prefix=prefix,
                 )
 

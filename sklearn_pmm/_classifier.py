@@ -16,6 +16,7 @@ from sklearn_pmm._base import (
     merge_duplicate_rows,
 )
 from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from sklearn_pmm._docstrings import fill_doc
 from sklearn_pmm._loss import SoftmaxCrossEntropy
 
 # Logit gap (in units of the temperature) of the constant single-class model:
@@ -289,6 +290,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         return SoftmaxCrossEntropy(self._temperature).predict_proba(outputs)
 
 
+@fill_doc(tol="1e-6")
 class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     r"""Parametric matrix model classifier.
 
@@ -342,12 +344,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         class); ``None`` gives one decoder per eigenvector pair
         :math:`i \le j` (or per eigenvector for ``readout="expectation"``)
         and class.
-    which : {"lowest", "highest", "largest_magnitude"} or int, default="lowest"
-        Which eigenpairs are read out: the lowest eigenvalues (ascending), the
-        highest (descending), the largest :math:`|\lambda|`, or, for an
-        integer ``k``, levels ``k`` to ``k + n_eigenvectors - 1`` counted from
-        the lowest.  ``"largest_magnitude"`` (the paper's choice) makes the
-        outputs jump where two :math:`|\lambda|` cross, which stalls L-BFGS.
+    %(which)s
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
         \Delta_{ki} v_i`; ``"eigenvalues"`` uses the selected eigenvalues
@@ -358,27 +355,8 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         Hermitian ones (:math:`n^2` floats each).
     alpha : float, default=1e-3
         L2 penalty on the matrix entries, in the internal standardised units.
-    max_iter : int, default=300
-        Maximum number of L-BFGS iterations per start.
-    tol : float, default=1e-6
-        L-BFGS stops when the largest gradient component is below ``tol``.
-    n_restarts : int, default=0
-        Extra random starting points; the lowest training loss wins.
-    batch_size : int, default=1024
-        Samples per chunk of eigendecompositions; chunks run in parallel
-        with ``n_jobs``.  Results do not depend on ``n_jobs``.
-    n_jobs : int, default=None
-        Number of threads for the chunks.  ``None`` means 1 unless in a
-        :obj:`joblib.parallel_config` context.  ``-1`` means using all
-        processors.  See :term:`Glossary <n_jobs>`.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial matrices.  Pass an int for reproducible results
-        across multiple function calls.  See :term:`Glossary <random_state>`.
-    warm_start : bool, default=False
-        Continue from the fitted matrices of the previous call to ``fit``.
-        The classes must not change between calls.
-    verbose : int, default=0
-        Print the loss, gradient norm and elapsed time at every iteration.
+    %(smoothness)s
+    %(optimisation)s
     temperature : float, default=0.3
         The softmax temperature :math:`\tau`.  Scaling the decoders can undo
         any :math:`\tau`, so it acts through the L2 penalty and the scale of
@@ -401,20 +379,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         eigenvalue readout.
     intercept_ : ndarray of shape (n_classes,)
         The class biases :math:`g_k`.
-    n_iter_ : int
-        L-BFGS iterations of the retained start (0 when only one class has
-        a positive weight: a constant model predicting it is stored).
-    loss_ : float
-        Final training loss of the retained start.
-    loss_curve_ : list of float
-        Training loss after each iteration of the retained start.
-    n_params_ : int
-        Number of trainable real floats.
-    n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings.
+    %(fit_attributes)s
 
     See Also
     --------
@@ -424,15 +389,11 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
 
     Notes
     -----
-    The defaults were chosen by 5-fold cross-validation on iris, wine,
-    breast_cancer and digits (``benchmarks/bench_classification.py``): one
-    shared decoder per class generalised better than one per eigenvector
-    pair (digits 96 % against 94 %), real matrices matched complex ones at
-    half the cost, ``matrix_size=8`` beat 6 on digits, and :math:`\tau=0.3`
-    beat 1 and 3 on the small datasets.  On datasets with at most a few
-    classes the affine eigenvalue PMM (``readout="eigenvalues"`` with
-    ``n_eigenvectors`` equal to the number of classes) is often as accurate
-    as logistic regression, with few floats.
+    %(fitting_notes)s
+
+    The defaults were chosen on ``benchmarks/bench_tabular.py`` (iris, wine,
+    breast_cancer, digits) together with the regression benchmarks; the
+    stored results are in ``benchmarks/results/tabular.md``.
 
     References
     ----------
@@ -465,11 +426,11 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         readout="decoder",
         hermitian="real",
         alpha=1e-3,
-        smoothness=0.0,
-        max_iter=300,
+        smoothness=10.0,
+        max_iter=3000,
         tol=1e-6,
         n_restarts=0,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         solver="lbfgs",

@@ -12,7 +12,7 @@ and classes where each class has its own matrix.
 import functools
 
 import numpy as np
-from joblib import effective_n_jobs
+from joblib import effective_n_jobs, parallel_config
 from sklearn.utils.parallel import Parallel, delayed
 from threadpoolctl import ThreadpoolController
 
@@ -219,10 +219,19 @@ class ExecutionPolicy:
         self.n_jobs = n_jobs
         self._parallel = None
 
+    def _n_threads(self):
+        # Local threads whatever joblib backend is active: under the dask
+        # backend a chunk of one loss evaluation is far too small a task.
+        with parallel_config(backend="threading"):
+            return effective_n_jobs(self.n_jobs)
+
+    def _pool(self):
+        return Parallel(n_jobs=self._n_threads(), backend="threading")
+
     def __enter__(self):
         """Keep one thread pool open across calls (an L-BFGS run)."""
-        if effective_n_jobs(self.n_jobs) > 1:
-            self._parallel = Parallel(n_jobs=self.n_jobs, prefer="threads")
+        if self._n_threads() > 1:
+            self._parallel = self._pool()
             self._parallel.__enter__()
         return self
 
@@ -245,9 +254,9 @@ class ExecutionPolicy:
             for start in range(0, n_samples, self.chunk_size)
         ]
         with single_blas_thread():
-            if len(batches) == 1 or effective_n_jobs(self.n_jobs) == 1:
+            if len(batches) == 1 or self._n_threads() == 1:
                 return [function(batch) for batch in batches]
-            parallel = self._parallel or Parallel(n_jobs=self.n_jobs, prefer="threads")
+            parallel = self._parallel or self._pool()
             return parallel(delayed(function)(batch) for batch in batches)
 
 

@@ -13,10 +13,12 @@ from sklearn_pmm._base import (
     merge_duplicate_rows,
 )
 from sklearn_pmm._compat import _check_sample_weight, _fit_context
+from sklearn_pmm._docstrings import fill_doc
 from sklearn_pmm._loss import SquaredError
 from sklearn_pmm._maps import weighted_mean_scale
 
 
+@fill_doc(tol="1e-8")
 class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
     r"""Parametric matrix model regressor.
 
@@ -53,12 +55,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         ``None`` gives one decoder per eigenvector pair :math:`i \le j` (or per
         eigenvector for ``readout="expectation"``) and output; an integer
         ``l`` gives ``l`` decoders per output, each shared by all pairs.
-    which : {"lowest", "highest", "largest_magnitude"} or int, default="lowest"
-        Which eigenpairs are read out: the lowest eigenvalues (ascending), the
-        highest (descending), the largest :math:`|\lambda|`, or, for an
-        integer ``k``, levels ``k`` to ``k + n_eigenvectors - 1`` counted from
-        the lowest.  ``"largest_magnitude"`` (the paper's choice) makes the
-        outputs jump where two :math:`|\lambda|` cross, which stalls L-BFGS.
+    %(which)s
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
         \Delta_{ki} v_i`; ``"eigenvalues"`` returns the selected eigenvalues
@@ -68,26 +65,8 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         Hermitian ones (:math:`n^2` floats each).
     alpha : float, default=0.0
         L2 penalty on the matrix entries, in the internal standardised units.
-    max_iter : int, default=2000
-        Maximum number of L-BFGS iterations per start.
-    tol : float, default=1e-8
-        L-BFGS stops when the largest gradient component is below ``tol``.
-    n_restarts : int, default=0
-        Extra random starting points; the lowest training loss wins.
-    batch_size : int, default=1024
-        Samples per chunk of eigendecompositions; chunks run in parallel
-        with ``n_jobs``.  Results do not depend on ``n_jobs``.
-    n_jobs : int, default=None
-        Number of threads for the chunks.  ``None`` means 1 unless in a
-        :obj:`joblib.parallel_config` context.  ``-1`` means using all
-        processors.  See :term:`Glossary <n_jobs>`.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial matrices.  Pass an int for reproducible results
-        across multiple function calls.  See :term:`Glossary <random_state>`.
-    warm_start : bool, default=False
-        Continue from the fitted matrices of the previous call to ``fit``.
-    verbose : int, default=0
-        Print the loss, gradient norm and elapsed time at every iteration.
+    %(smoothness)s
+    %(optimisation)s
 
     Attributes
     ----------
@@ -98,24 +77,21 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         eigenvalue readout.
     intercept_ : ndarray of shape (n_outputs,)
         The biases :math:`g_k`.
-    n_iter_ : int
-        L-BFGS iterations of the retained start.
-    loss_ : float
-        Final training loss (internal units) of the retained start.
-    loss_curve_ : list of float
-        Training loss after each iteration of the retained start.
-    n_params_ : int
-        Number of trainable real floats.
-    n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings.
+    %(fit_attributes)s
 
     See Also
     --------
     sklearn.neural_network.MLPRegressor : Multi-layer perceptron regressor.
     sklearn.gaussian_process.GaussianProcessRegressor : Gaussian process regression.
+
+    Notes
+    -----
+    %(fitting_notes)s
+
+    The defaults were chosen on the paper's benchmark
+    (``benchmarks/bench_paper.py``) together with noisy tabular data
+    (``benchmarks/bench_tabular.py``); the stored results are in
+    ``benchmarks/results/``.
 
     References
     ----------
@@ -146,11 +122,11 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         readout="decoder",
         hermitian="complex",
         alpha=0.0,
-        smoothness=0.0,
-        max_iter=2000,
+        smoothness=10.0,
+        max_iter=3000,
         tol=1e-8,
         n_restarts=0,
-        early_stopping=False,
+        early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=10,
         solver="lbfgs",

@@ -12,7 +12,16 @@ from scipy.optimize import OptimizeResult, minimize
 from sklearn.utils import check_random_state
 
 
-def minimize_lbfgs(fun, theta0, *, max_iter, tol, monitor=None, verbose_prefix=None):
+def minimize_lbfgs(
+    fun,
+    theta0,
+    *,
+    max_iter,
+    tol,
+    monitor=None,
+    progress=None,
+    verbose_prefix=None,
+):
     """Minimise ``fun`` with L-BFGS from ``theta0``.
 
     Parameters
@@ -28,6 +37,10 @@ def minimize_lbfgs(fun, theta0, *, max_iter, tol, monitor=None, verbose_prefix=N
     monitor : callable or None, default=None
         Called as ``monitor(theta)`` after every iteration; returning
         ``True`` stops the run (``result.status`` is then 99).
+    progress : (int, float) or None, default=None
+        ``(window, rtol)``: the run has converged (``result.status`` 0)
+        once the loss fell by less than the fraction ``rtol`` of itself over
+        the last ``window`` iterations.
     verbose_prefix : str or None, default=None
         If given, print the loss, gradient norm and elapsed time after every
         iteration, after this prefix.
@@ -54,7 +67,7 @@ def minimize_lbfgs(fun, theta0, *, max_iter, tol, monitor=None, verbose_prefix=N
         last["theta"], last["grad"] = theta, grad
         return loss, grad
 
-    curve = []
+    curve, slowed = [], []
     tic = time.perf_counter()
 
     def callback(intermediate_result):
@@ -72,6 +85,13 @@ def minimize_lbfgs(fun, theta0, *, max_iter, tol, monitor=None, verbose_prefix=N
             )
         if monitor is not None and monitor(intermediate_result.x):
             raise StopIteration
+        if progress is not None:
+            window, rtol = progress
+            if len(curve) > window and curve[-window - 1] - curve[-1] <= rtol * abs(
+                curve[-window - 1]
+            ):
+                slowed.append(True)
+                raise StopIteration
 
     result = minimize(
         objective,
@@ -90,6 +110,12 @@ def minimize_lbfgs(fun, theta0, *, max_iter, tol, monitor=None, verbose_prefix=N
             "maxls": 50,
         },
     )
+    if slowed:
+        result.status, result.success = 0, True
+        result.message = (
+            f"CONVERGENCE: the loss fell by less than {progress[1]:g} of itself "
+            f"over the last {progress[0]} iterations"
+        )
     return result, curve
 
 

@@ -64,7 +64,15 @@ def _blobs(n_classes, n_samples=90, random_state=0):
 
 def _fast(**params):
     return PMMClassifier(
-        **{"matrix_size": 4, "max_iter": 60, "random_state": 0, **params}
+        **{
+            "matrix_size": 4,
+            "max_iter": 60,
+            "random_state": 0,
+            # the mechanics of one fit on all rows: no validation split
+            "early_stopping": False,
+            "smoothness": 0.0,
+            **params,
+        }
     )
 
 
@@ -301,5 +309,5 @@ def test_continuous_target_raises():
 def test_default_configuration_on_iris():
     X, y = load_iris(return_X_y=True)
     clf = PMMClassifier(random_state=0).fit(X, y)
-    assert clf.score(X, y) > 0.97
+    assert clf.score(X, y) > 0.95
     assert clf.n_params_ == 5 * 36 + 3 * 36 + 3

@@ -30,7 +30,10 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn_pmm import PMMRegressor
 
 READOUTS = ["decoder", "expectation", "eigenvalues"]
-TINY = dict(matrix_size=3, n_eigenvectors=2, random_state=0)
+# These tests check the mechanics of one fit on all rows (losses, curves,
+# trajectories), so they turn off the default validation split and prior.
+FULL_DATA = dict(early_stopping=False, smoothness=0.0)
+TINY = dict(matrix_size=3, n_eigenvectors=2, random_state=0, **FULL_DATA)
 
 # Short fits stop at max_iter on purpose (to compare optimisation
 # trajectories); their ConvergenceWarning is expected.
@@ -154,7 +157,9 @@ def test_random_state_instance_is_not_mutated_by_fit():
     # A RandomState instance is consumed, the parameter object is not replaced.
     X, y = make_data()
     rs = np.random.RandomState(0)
-    est = PMMRegressor(matrix_size=3, n_eigenvectors=2, max_iter=3, random_state=rs)
+    est = PMMRegressor(
+        matrix_size=3, n_eigenvectors=2, max_iter=3, random_state=rs, **FULL_DATA
+    )
     est.fit(X, y)
     assert est.random_state is rs
 
@@ -266,6 +271,7 @@ def test_fitted_attributes(readout, n_decoders, hermitian, n_outputs):
     n, r, p = 4, 2, 3
     X, y = make_data(n_features=p, n_outputs=n_outputs)
     est = PMMRegressor(
+        **FULL_DATA,
         matrix_size=n,
         n_eigenvectors=r,
         n_decoders=n_decoders,
@@ -325,7 +331,7 @@ def test_n_params_of_the_paper_model():
     # 3 * 49 (H_0, H_1, H_2) + 6 * 49 (one decoder per pair) + 1 = 442.
     X, y = make_data(n_samples=20, n_features=2)
     est = PMMRegressor(
-        matrix_size=7, n_eigenvectors=3, hermitian="complex", max_iter=1
+        **FULL_DATA, matrix_size=7, n_eigenvectors=3, hermitian="complex", max_iter=1
     ).fit(X, y)
     assert est.n_params_ == 442
     assert est.decoders_.shape == (1, 6, 7, 7)
@@ -752,6 +758,7 @@ def test_eigenvalue_readout_fits_a_concave_function():
     # n=6, 1000 iterations (all used): max |error| 3.8e-4, R^2 = 0.99999995.
     y = np.sin(np.pi * GRID[:, 0])
     est = PMMRegressor(
+        **FULL_DATA,
         matrix_size=6,
         n_eigenvectors=1,
         readout="eigenvalues",
@@ -776,6 +783,7 @@ def test_eigenvalue_readout_universal_approximation():
     # of 6) has no such constraint; measured: max |error| 9.2e-5.
     y = np.sin(2 * np.pi * GRID[:, 0])
     est = PMMRegressor(
+        **FULL_DATA,
         matrix_size=6,
         n_eigenvectors=1,
         which=3,

@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Parameter descriptions shared by the PMM estimators, written once.
+
+Three estimators repeat most of their parameters; scikit-learn accepts such
+repetition, but three copies drift apart.  :func:`fill_doc` substitutes the
+``%(name)s`` fields of a docstring from :data:`SHARED`, in the manner of
+imbalanced-learn's ``Substitution``.
+"""
+
+SHARED = {
+    "which": 'which : {"lowest", "highest", "largest_magnitude"} or int, '
+    'default="lowest"\n'
+    + r"""        Which eigenpairs are read out: the lowest eigenvalues (ascending), the
+        highest (descending), the largest :math:`|\lambda|` (the paper's
+        choice), or, for an integer ``k``, levels ``k`` to
+        ``k + n_eigenvectors - 1`` counted from the lowest.  With
+        ``"largest_magnitude"`` the outputs jump where two :math:`|\lambda|`
+        cross.""",
+    "smoothness": r"""smoothness : float, default=10.0
+        Strength :math:`\gamma` of the smoothness prior
+        :math:`\frac{\gamma}{2}\sum_{l\ge1}\|H_l\|_F^2 / \|\tilde H_0\|_F^2`,
+        the couplings relative to the spread of :math:`H_0`'s spectrum (the
+        decoder readout does not change when every matrix is scaled, so only
+        this ratio bounds how fast the outputs vary with :math:`x`).  With
+        ``early_stopping`` it is the start of the path :math:`\gamma,
+        \gamma/10, \gamma/100, 0` (see Notes); without, it is fixed.""",
+    "optimisation": r"""max_iter : int, default=3000
+        Maximum number of L-BFGS iterations (Adam epochs) per run.
+    tol : float, default={tol}
+        L-BFGS has converged when the largest gradient component is below
+        ``tol`` or the training loss fell by less than 10 % over the last
+        100 iterations; Adam when the epoch loss has not improved by ``tol``
+        for ``n_iter_no_change`` epochs.
+    n_restarts : int, default=0
+        Extra random starting points; the lowest validation loss (training
+        loss without ``early_stopping``) wins.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the (merged) training rows and
+        choose the model on them, as described in Notes.  Data too small to
+        split (fewer than 2 rows either side) are fitted whole.
+    validation_fraction : float, default=0.1
+        Fraction of the training rows held out for ``early_stopping``,
+        stratified by class for classifiers.
+    n_iter_no_change : int, default=10
+        Iterations (epochs) without a relative improvement of ``1e-4`` of
+        the validation loss that end a stage of early stopping, and epochs
+        without improvement that end Adam.
+    solver : {"lbfgs", "adam"}, default="lbfgs"
+        Full-batch L-BFGS, or Adam on mini-batches for large data.
+    batch_size : int or "auto", default="auto"
+        Adam's mini-batch size; ``"auto"`` is ``min(200, n_samples)``.  (The
+        eigensolves run in chunks sized by scikit-learn's
+        ``working_memory``, not by this.)
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moment estimates.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+    shuffle : bool, default=True
+        Shuffle the rows before every Adam epoch.
+    n_jobs : int, default=None
+        Threads for the chunks of eigensolves (when there is more than one
+        chunk) and for restarts.  ``None`` means 1 unless in a
+        :obj:`joblib.parallel_config` context; ``-1`` means all processors.
+        Results do not depend on ``n_jobs``.  See :term:`Glossary <n_jobs>`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial matrices, the validation split and Adam's
+        shuffling.  Pass an int for reproducible results across calls.  See
+        :term:`Glossary <random_state>`.
+    warm_start : bool, default=False
+        Continue from the fitted matrices of the previous call to ``fit``.
+    verbose : int, default=0
+        Print the loss, gradient norm and elapsed time at every iteration.""",
+    "fit_attributes": r"""n_iter_ : int
+        Solver iterations (epochs) of the retained run, over all its stages.
+    loss_ : float
+        Final training loss (internal units) of the retained run.
+    loss_curve_ : list of float
+        Training loss after each iteration of the retained run.
+    validation_scores_ : list of float or None
+        With ``early_stopping``, the validation score (R² or accuracy) after
+        every iteration of the smoothness path, then that of the converged
+        fit; ``None`` otherwise.
+    best_validation_score_ : float or None
+        The validation score of the retained parameters; ``None`` without
+        ``early_stopping``.
+    n_params_ : int
+        Number of trainable real floats.
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.""",
+    "fitting_notes": r"""Training rows with equal features and targets are merged
+    into one row whose weight is the sum of theirs (zero weights dropped,
+    rows sorted), so integer sample weights and repeated rows, or the same rows
+    in any order, give the same model bit for bit.
+
+    With ``early_stopping`` (the default) two candidates are fitted from the
+    same start on the rows that are not held out, and the lower validation
+    loss wins:
+
+    - the *smooth* candidate follows the path :math:`\gamma, \gamma/10,
+      \gamma/100, 0` of ``smoothness``, each stage until the validation loss
+      has not improved for ``n_iter_no_change`` iterations, keeping the best
+      parameters met;
+    - the *converged* candidate is the unpenalised fit run to convergence.
+
+    Noisy data favour the first, exactly representable functions (such as
+    the paper's noiseless benchmark) the second.""",
+}
+
+
+def fill_doc(**specific):
+    """Fill the ``%(name)s`` fields of a class docstring from :data:`SHARED`.
+
+    ``specific`` values fill the ``{name}`` fields inside the shared texts
+    (a default that differs between estimators).
+
+    Examples
+    --------
+    >>> from sklearn_pmm._docstrings import fill_doc
+    >>> @fill_doc(tol="1e-6")
+    ... class Example:
+    ...     '''Parameters
+    ...     ----------
+    ...     %(optimisation)s
+    ...     '''
+    >>> "tol : float, default=1e-6" in Example.__doc__
+    True
+    """
+
+    def decorate(cls):
+        doc = cls.__doc__
+        for name, text in SHARED.items():
+            for key, value in specific.items():
+                text = text.replace("{" + key + "}", str(value))
+            doc = doc.replace(f"%({name})s", text)
+        cls.__doc__ = doc
+        return cls
+
+    return decorate
