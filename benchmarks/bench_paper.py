@@ -172,7 +172,7 @@ PAPER_CONFIG = {
 MODEL_KEYS = ("pmm", "pmm-paper", "gp", "krr", "mlp", "svr", "hgb", "knn")
 MODEL_LABELS = {
     "pmm": "PMM (default)",
-    "pmm-paper": "PMM (paper: 7x7, r=3, largest |λ|)",
+    "pmm-paper": "PMM (paper: 7x7, r=3, largest-magnitude λ)",
     "gp": "GP",
     "krr": "KRR",
     "mlp": "MLP",

@@ -25,7 +25,9 @@ SHARED = {
         ``early_stopping`` it is the start of the path :math:`\gamma,
         \gamma/10, \gamma/100, 0` (see Notes); without, it is fixed.""",
     "optimisation": r"""max_iter : int, default=3000
-        Maximum number of L-BFGS iterations (Adam epochs) per run.
+        Maximum number of L-BFGS iterations (Adam epochs) per run; with
+        ``early_stopping`` each stage of the smoothness path and the
+        converged candidate has this budget.
     tol : float, default={tol}
         L-BFGS has converged when the largest gradient component is below
         ``tol`` or the training loss fell by less than 10 % over the last

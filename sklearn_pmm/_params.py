@@ -22,6 +22,7 @@ Gradients of complex quantities follow the convention
 :math:`dL = \\operatorname{Re}\\sum \\overline{\\bar x}\\, dx`.
 """
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,12 @@ import numpy as np
 from sklearn_pmm._hermitian import HermitianPacking
 
 PACKING_KINDS = ("symmetric", "hermitian", "real", "complex", "vector")
+
+
+@functools.cache
+def _hermitian_packing(size, complex_valued):
+    # Built once per shape: every predict rebuilds its model's layout.
+    return HermitianPacking(size, complex_valued)
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,7 @@ class ParameterBlock:
 
     @property
     def _packing(self):
-        return HermitianPacking(self.shape[-1], self.kind == "hermitian")
+        return _hermitian_packing(self.shape[-1], self.kind == "hermitian")
 
     @property
     def floats_per_item(self):
