@@ -41,6 +41,9 @@ reg = PMMRegressor(
     which="lowest",
     readout="decoder",
     hermitian="complex",
+    # Noiseless data: fit all points, no validation split or prior.
+    early_stopping=False,
+    smoothness=0.0,
     max_iter=2000,
     random_state=0,
 ).fit(X_train, y_train)

@@ -46,6 +46,9 @@ for kind in kinds:
         which="lowest",
         readout="decoder",
         hermitian="real",
+        # Noiseless data: fit all points, no validation split or prior.
+        early_stopping=False,
+        smoothness=0.0,
         max_iter=400,
         random_state=0,
     )
