@@ -16,7 +16,7 @@ cluster in two ways, shown here on a local cluster of two workers:
 
 The same code runs on a real cluster when the
 :class:`~distributed.Client` is given the scheduler's address instead of a
-:class:`~distributed.LocalCluster`: see :doc:`/scaling_out`. It needs the
+:class:`~distributed.LocalCluster`: see :ref:`pmm_scaling_out`. It needs the
 ``dask`` extra (``pip install sklearn-pmm[dask]``).
 """
 

@@ -260,8 +260,8 @@ class ExecutionPolicy:
             return parallel(delayed(function)(batch) for batch in batches)
 
 
-# Chunks above this many rows no longer speed up a chunk (measured on the
-# n = 7 loss gradient, benchmarks/results/speed.md) but cost parallelism.
+# A cap on the chunk, so that data sets of a few thousand rows already give
+# the threads of n_jobs more than one chunk (a choice, not a measurement).
 MAX_CHUNK_ROWS = 2048
 
 
