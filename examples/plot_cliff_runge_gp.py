@@ -66,9 +66,9 @@ def make_pmm():
 
 
 def make_gp():
-    kernel = ConstantKernel() * Matern(
-        length_scale=[1.0, 1.0], nu=2.5
-    ) + WhiteKernel(noise_level=1e-6, noise_level_bounds=(1e-12, 1e-1))
+    kernel = ConstantKernel() * Matern(length_scale=[1.0, 1.0], nu=2.5) + WhiteKernel(
+        noise_level=1e-6, noise_level_bounds=(1e-12, 1e-1)
+    )
     return make_pipeline(
         StandardScaler(),
         GaussianProcessRegressor(kernel, normalize_y=True, random_state=0),

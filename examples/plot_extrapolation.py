@@ -160,8 +160,14 @@ ax = top[1].subplots()
 t = np.linspace(-1.0, 2.0, 301)
 X_line = np.column_stack([t, t])
 ax.axvspan(0, 1, color="0.9", label="training range")
-ax.plot(t, ground_state_energy(X_line), color="black", linewidth=3, alpha=0.4,
-        label="target")
+ax.plot(
+    t,
+    ground_state_energy(X_line),
+    color="black",
+    linewidth=3,
+    alpha=0.4,
+    label="target",
+)
 for name, model in models.items():
     ax.plot(t, model.predict(X_line), label=name)
 ax.set_xlabel("$t$, with $x_1 = x_2 = t$")

@@ -54,9 +54,9 @@ def make_pmm():
 
 
 def make_gp():
-    kernel = ConstantKernel() * Matern(
-        length_scale=[1.0, 1.0], nu=2.5
-    ) + WhiteKernel(noise_level=1e-2, noise_level_bounds=(1e-10, 1.0))
+    kernel = ConstantKernel() * Matern(length_scale=[1.0, 1.0], nu=2.5) + WhiteKernel(
+        noise_level=1e-2, noise_level_bounds=(1e-10, 1.0)
+    )
     return make_pipeline(
         StandardScaler(),
         GaussianProcessRegressor(kernel, normalize_y=True, random_state=0),
@@ -93,8 +93,13 @@ for noise in noise_levels:
 # Test error against noise
 # ------------------------
 fig, ax = plt.subplots(figsize=(6.5, 4.3), layout="constrained")
-ax.plot(noise_levels, noise_levels, color="0.6", linestyle="--",
-        label="noise level (RMSE of the noisy targets)")
+ax.plot(
+    noise_levels,
+    noise_levels,
+    color="0.6",
+    linestyle="--",
+    label="noise level (RMSE of the noisy targets)",
+)
 for label, marker in [("PMM", "o"), ("GP", "s")]:
     ax.plot(noise_levels, rmse[label], marker=marker, label=label)
 ax.set_xlabel("standard deviation of the noise on the training targets")

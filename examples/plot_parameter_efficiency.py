@@ -60,6 +60,9 @@ def make_pmm(n):
         which="lowest",
         readout="decoder",
         hermitian="complex",
+        # Noiseless data: fit all points, no validation split or prior.
+        early_stopping=False,
+        smoothness=0.0,
         max_iter=600,
         random_state=0,
     )
