@@ -305,3 +305,23 @@ def test_skops_round_trip_trusts_only_the_estimator_class(estimator_class, how):
         est.partial_fit(X, y)
         loaded.partial_fit(X, y)
         assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+@pytest.mark.parametrize("readout", ["decoder", "expectation", "eigenvalues"])
+@pytest.mark.parametrize("hermitian", ["real", "complex"])
+def test_sample_weight_equivalence_check_passes_with_the_defaults(
+    estimator_class, readout, hermitian
+):
+    # scikit-learn's own check, on full default fits: the merged rows make
+    # the weighted and the repeated fit the same computation.
+    from sklearn.utils.estimator_checks import (
+        check_sample_weight_equivalence_on_dense_data,
+    )
+
+    est = estimator_class(random_state=0, readout=readout, hermitian=hermitian)
+    with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
+        check_sample_weight_equivalence_on_dense_data(estimator_class.__name__, est)
+        # ... and stopped after 100 iterations.
+        est.set_params(max_iter=100)
+        check_sample_weight_equivalence_on_dense_data(estimator_class.__name__, est)
