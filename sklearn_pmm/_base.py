@@ -637,7 +637,11 @@ class _BasePMM(BaseEstimator, ABC):
             solve = self._stage_solver(
                 data, seed, policy, optimizer=optimizer, max_iter=1
             )
-            result, curve = solve(self.smoothness, state["theta"], None, None)
+            # No validation split here: with early_stopping the smoothness
+            # path would end unpenalised, so the blocks train that way; a
+            # fixed prior needs early_stopping=False, as in fit.
+            smoothness = 0.0 if self.early_stopping else self.smoothness
+            result, curve = solve(smoothness, state["theta"], None, None)
         if not np.all(np.isfinite(result.x)):
             raise ValueError(
                 "Adam produced non-finite parameters; try a smaller "

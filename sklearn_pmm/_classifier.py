@@ -125,8 +125,11 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         block (the "first block" rule) and starts from the fitted matrices if
         :meth:`fit` ran before; ``batch_size``, ``learning_rate_init``,
         ``beta_1``, ``beta_2``, ``epsilon`` and ``shuffle`` apply, whatever
-        ``solver`` is.  No early stopping; ``class_weight="balanced"`` needs
-        the whole data set and is not supported here.
+        ``solver`` is.  There is no validation split: the smoothness prior
+        applies only with ``early_stopping=False`` (with early stopping,
+        ``fit``'s smoothness path ends unpenalised, and so do the blocks).
+        ``class_weight="balanced"`` needs the whole data set and is not
+        supported here.
 
         Parameters
         ----------

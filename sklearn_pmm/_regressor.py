@@ -238,7 +238,10 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         block" rule: give it a representative block) and starts from the
         fitted matrices if :meth:`fit` ran before; ``batch_size``,
         ``learning_rate_init``, ``beta_1``, ``beta_2``, ``epsilon`` and
-        ``shuffle`` apply, whatever ``solver`` is.  No early stopping.
+        ``shuffle`` apply, whatever ``solver`` is.  There is no validation split:
+        the smoothness prior applies only with ``early_stopping=False`` (with
+        early stopping, ``fit``'s smoothness path ends unpenalised, and so do
+        the blocks).
 
         Parameters
         ----------

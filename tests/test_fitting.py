@@ -173,10 +173,7 @@ def test_adam_fits_and_is_deterministic():
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
 def test_partial_fit_over_blocks_converges(estimator_class):
     X, y = make_data(estimator_class, n_samples=400)
-    # partial_fit has no validation split, so the smoothness prior is fixed.
-    est = estimator_class(
-        **SMALL, batch_size=32, learning_rate_init=1e-2, smoothness=0.0
-    )
+    est = estimator_class(**SMALL, batch_size=32, learning_rate_init=1e-2)
     extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
     for epoch in range(25):
         for block in np.array_split(np.arange(len(X)), 4):
@@ -218,6 +215,15 @@ def test_partial_fit_rejects_undeclared_classes_and_needs_classes():
         est.partial_fit(X, y)
     with pytest.raises(ValueError, match="is not the same as on the first call"):
         est.partial_fit(X, y, classes=[0, 1, 2])
+
+
+def test_partial_fit_applies_the_smoothness_prior_only_without_early_stopping():
+    X, y = make_data(PMMRegressor)
+    default = PMMRegressor(**SMALL).partial_fit(X, y)
+    unpenalised = PMMRegressor(**SMALL, smoothness=0.0).partial_fit(X, y)
+    assert_array_equal(default.predict(X), unpenalised.predict(X))
+    fixed = PMMRegressor(**SMALL, early_stopping=False).partial_fit(X, y)
+    assert not np.array_equal(fixed.predict(X), default.predict(X))
 
 
 def test_partial_fit_rejects_balanced_class_weight():
