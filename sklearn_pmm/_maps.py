@@ -344,9 +344,14 @@ class GramWindowMap(PrimaryMap):
         The initial :math:`K_i, L_i` have entries of mean square
         ``latent_scale**2 / (n_windows (a + b))``, so that :math:`M` is
         about ``latent_scale**2`` times the identity plus fluctuations.
-    congruence_scale : float, default=1.0
+    congruence_scale : float, default=2.0
         The initial :math:`D_c` have entries of mean square
-        ``congruence_scale**2 / m``.
+        ``congruence_scale**2 / m``.  With the defaults, the class matrices
+        of the 8 x 8 digits start with a mean level spacing of 2.2 (spread
+        11) and levels that move by 0.17 (standard deviation) from image to
+        image; 2 rather than 1 (spacing 1.0) made L-BFGS learn faster: 63 %
+        and 83 % held-out after 25 and 50 iterations on 600 digits (mean of
+        3 seeds), against 51 % and 78 %.
     bias_spread : float, default=1.0
         The initial :math:`B_c` have their diagonal evenly spaced on
         ``[-bias_spread, bias_spread]`` plus a random Hermitian part of entry
@@ -374,7 +379,7 @@ class GramWindowMap(PrimaryMap):
         n_systems,
         complex_valued,
         latent_scale=1.0,
-        congruence_scale=1.0,
+        congruence_scale=2.0,
         bias_spread=1.0,
     ):
         super().__init__(matrix_size, complex_valued)
@@ -407,9 +412,10 @@ class GramWindowMap(PrimaryMap):
         # Not penalised: K_i -> s K_i, L_i -> s L_i, D_c -> D_c / s and
         # (D_c, B_c) -> (t D_c, t^2 B_c) leave every eigenvector unchanged, so
         # an L2 penalty on these blocks constrains nothing and only shrinks
-        # the spectra towards degeneracy (t -> 0).  On digits, penalising only
-        # the decoders gave 97.4-98.0 % held-out at 300 iterations, penalising
-        # everything 96.1-96.3 % (alpha 1e-4 to 1e-2).
+        # the spectra towards degeneracy (t -> 0).  On digits (held-out 30 %,
+        # seed 0, 300 iterations) penalising only the decoders gave 97.4-98.0 %
+        # for alpha 1e-3 to 1e-2, penalising everything 96.1-96.3 % for alpha
+        # 1e-4 to 1e-2.
         shapes = {
             "window_left": (general, (n_windows, m, self.window_rows)),
             "window_right": (general, (n_windows, m, self.window_cols)),

@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sklearn_pmm import PMMClassifier, PMMRegressor
+from sklearn_pmm import PMMClassifier, PMMImageClassifier, PMMRegressor
 
 CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, random_state=0)
 
@@ -42,6 +42,17 @@ ESTIMATORS = [
     ),
     # check_dtype_object fits four classes: one level per class.
     PMMClassifier(matrix_size=4, readout="eigenvalues", **CLASSIFIER),
+    # Rows without an image_shape are read as square images when the number
+    # of features is a square, else as one-row images.
+    PMMImageClassifier(
+        window_shape=2,
+        stride=1,
+        latent_size=3,
+        matrix_size=3,
+        hermitian="real",
+        max_iter=30,
+        random_state=0,
+    ),
 ]
 
 

@@ -120,6 +120,11 @@ def check_dask(ns):
     assert ns["train_mae"] < 1.5e-2  # measured 0.0073
 
 
+def check_image_digits(ns):
+    assert ns["accuracy"] > 0.9  # measured 0.931 (80 L-BFGS iterations)
+    assert ns["centre"] > ns["border"]  # the centre pixels carry the decision
+
+
 CHECKS = {
     "plot_franke_surface.py": check_franke_surface,
     "plot_grid_search.py": check_grid_search,
@@ -131,6 +136,7 @@ CHECKS = {
     "plot_noise_robustness.py": check_noise_robustness,
     "plot_waveforms.py": check_waveforms,
     "plot_dask.py": check_dask,
+    "plot_image_digits.py": check_image_digits,
 }
 # Examples that take under about 8 s on an idle two-core machine.
 FAST = {
