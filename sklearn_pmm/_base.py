@@ -276,14 +276,6 @@ class _BasePMM(BaseEstimator, ABC):
     # model
     # ------------------------------------------------------------------
 
-    def _check_levels(self, matrix_size, n_levels):
-        if isinstance(self.which, Integral) and self.which + n_levels > matrix_size:
-            raise ValueError(
-                f"which={self.which} selects levels up to "
-                f"{self.which + n_levels - 1}, but matrix_size="
-                f"{matrix_size} has levels 0 to {matrix_size - 1}."
-            )
-
     def _build_model(self, spec):
         """The model of a spec (built at fit, and again from fitted state)."""
         primary_map = self._build_map(spec)
@@ -293,10 +285,14 @@ class _BasePMM(BaseEstimator, ABC):
             n_decoders=spec["n_decoders"],
             n_systems=primary_map.n_systems,
         )
-        readout.validate(primary_map.matrix_size)
-        if spec["which"] is not None and isinstance(spec["which"], Integral):
-            self._check_levels(primary_map.matrix_size, readout.n_levels)
-        return PMMModel(primary_map, readout, which=spec["which"])
+        which, n = spec["which"], primary_map.matrix_size
+        if isinstance(which, Integral) and which + readout.n_levels > n:
+            raise ValueError(
+                f"which={which} selects levels up to "
+                f"{which + readout.n_levels - 1}, but matrix_size={n} has "
+                f"levels 0 to {n - 1}."
+            )
+        return PMMModel(primary_map, readout, which=which)
 
     def _fitted_model(self):
         """The fitted model and its parameter vector, rebuilt from fitted state."""
@@ -397,7 +393,9 @@ class _BasePMM(BaseEstimator, ABC):
                 "L-BFGS produced non-finite parameters; try a larger alpha or "
                 "rescaling the data."
             )
-        if run.stopped_early or self.solver == "adam":
+        if run.stopped_early:  # chosen on the validation split
+            n_iter = run.result.nit
+        elif self.solver == "adam":
             n_iter = run.result.nit
             if run.result.status == 1:
                 warnings.warn(
