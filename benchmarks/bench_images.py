@@ -103,8 +103,7 @@ from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 import sklearn_pmm
-from sklearn_pmm import PMMClassifier
-from sklearn_pmm._image_classifier import PMMImageClassifier
+from sklearn_pmm import PMMClassifier, PMMImageClassifier
 
 MODELS = ("pmm_image", "pmm_tabular", "logistic", "mlp", "mlp_matched", "svc", "hgb")
 LABELS = {

@@ -328,12 +328,10 @@ class _BasePMM(BaseEstimator, ABC):
                 X_rows = primary_map.scale_inputs(X_rows, x_scaling)
             return primary_map.prepare(X_rows)
 
-        # Warm starts continue from the fitted matrices when they fit the new
-        # layout (same sizes, kind and readout); otherwise the fit starts cold.
-        if (
-            warm
-            and self._build_model(self._spec).layout.signature == model.layout.signature
-        ):
+        # Warm starts continue from the fitted matrices when the model is the
+        # same (sizes, kind, readout and the map's own settings, such as image
+        # windows); otherwise the fit starts cold.
+        if warm and self._spec == spec:
             previous = self._fitted_model()[1]
             inverse = None
             if x_scaling is not None:

@@ -229,7 +229,19 @@ class PMMImageClassifier(_PMMClassifierBase):
     -----
     Two binary classes get two class matrices, like any other number of
     classes.  The defaults were chosen on scikit-learn's 8 x 8 digits
-    (``benchmarks/bench_images.py``, ``benchmarks/results/images_digits.md``).
+    (held-out 30 %, ``benchmarks/bench_images.py``): with them the model has
+    2,842 floats and reaches 97.6 % held-out (96.6 ± 1.1 % in 5-fold CV) in
+    about two minutes, where an MLP with as many floats reaches 97.8 %
+    (97.6 ± 0.6 %) and logistic regression 97.2 % (97.0 ± 1.0 %); see
+    ``benchmarks/results/images_digits.md``.  Complex matrices beat real
+    ones (93-95 % against 97 %) and penalising only the decoders beat
+    penalising every matrix (97.4-98.0 % against 96.1-96.3 %); early
+    stopping, the smoothness penalty, Adam, 25 or 36 windows and three
+    eigenvectors stayed within the spread between random seeds (about
+    95.7-98 % held-out), so the cheaper defaults were kept.  The
+    fit usually ends at ``max_iter`` with a ``ConvergenceWarning``: the
+    training loss keeps falling slowly long after the held-out accuracy has
+    settled.
 
     References
     ----------
@@ -241,7 +253,7 @@ class PMMImageClassifier(_PMMClassifierBase):
     Examples
     --------
     >>> from sklearn.datasets import load_digits
-    >>> from sklearn_pmm._image_classifier import PMMImageClassifier
+    >>> from sklearn_pmm import PMMImageClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = PMMImageClassifier(max_iter=60, random_state=0).fit(X[:500], y[:500])
     >>> clf.windows_.shape, clf.class_bias_.shape, clf.n_params_

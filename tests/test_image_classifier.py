@@ -16,11 +16,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.estimator_checks import (
-    check_param_validation,
-    parametrize_with_checks,
-)
 
+from sklearn_pmm import PMMImageClassifier
 from sklearn_pmm._eigh import ExecutionPolicy
 from sklearn_pmm._hermitian import HermitianPacking
 from sklearn_pmm._image import (
@@ -31,7 +28,6 @@ from sklearn_pmm._image import (
     window_grams,
     window_pixels,
 )
-from sklearn_pmm._image_classifier import PMMImageClassifier
 from sklearn_pmm._loss import SoftmaxCrossEntropy
 from sklearn_pmm._maps import MAPS, GramWindowMap
 from sklearn_pmm._model import PMMModel
@@ -394,20 +390,6 @@ def test_map_blocks_are_not_penalised():
 
 # --------------------------------------------------------------------------
 # The estimator
-
-
-@parametrize_with_checks(
-    [PMMImageClassifier(**CHEAP)],
-    expected_failed_checks=lambda estimator: {},
-    xfail_strict=True,
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
-
-def test_param_validation():
-    estimator = PMMImageClassifier(**CHEAP)
-    check_param_validation(type(estimator).__name__, estimator)
 
 
 @pytest.fixture(scope="module")
