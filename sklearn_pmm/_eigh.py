@@ -178,7 +178,7 @@ def single_blas_thread():
     """Context manager holding BLAS at one thread.
 
     Every matrix here is small: BLAS threads only contend with the chunk
-    workers, and L-BFGS-B's own BLAS calls slow down 20-40 fold when they do.
+    workers and with L-BFGS-B's own BLAS calls.
 
     Examples
     --------

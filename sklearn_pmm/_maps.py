@@ -202,8 +202,7 @@ class AffineMap(PrimaryMap):
         return stack.reshape(len(inputs), 1, n, n)
 
     def backward(self, params, inputs, matrices_grad):
-        # sum_s [1, x_s]_l G_s as one GEMM (2-3x faster than one GEMM over
-        # (sample, vector) pairs).
+        # sum_s [1, x_s]_l G_s as one GEMM over the samples.
         n = self.matrix_size
         flat = matrices_grad.reshape(len(inputs), n * n)
         return {
