@@ -332,14 +332,7 @@ class _BasePMM(BaseEstimator, ABC):
         # same (sizes, kind, readout and the map's own settings, such as image
         # windows); otherwise the fit starts cold.
         if warm and self._spec == spec:
-            previous = self._fitted_model()[1]
-            inverse = None
-            if x_scaling is not None:
-                shift, scale = x_scaling
-                inverse = (-shift / scale, 1.0 / scale)
-            starts = [
-                model.rescale(previous, inverse, -y_shift / y_scale, 1.0 / y_scale)
-            ]
+            starts = [self._fitted_start(model, x_scaling, y_shift, y_scale)]
         else:
             starts = [model.initial_parameters(rng) for _ in range(1 + self.n_restarts)]
         # Mini-batch orders of every start, drawn up front: deterministic
@@ -414,6 +407,16 @@ class _BasePMM(BaseEstimator, ABC):
         }
         extra = {**(extra or {}), "_partial_state": None}
         return self._set_fitted(spec, model, theta, fitted, extra)
+
+    def _fitted_start(self, model, x_scaling, y_shift, y_scale):
+        """The fitted parameters in the internal units of a new fit of ``model``."""
+        inverse = None
+        if x_scaling is not None:
+            shift, scale = x_scaling
+            inverse = (-shift / scale, 1.0 / scale)
+        return model.rescale(
+            self._fitted_model()[1], inverse, -y_shift / y_scale, 1.0 / y_scale
+        )
 
     def _validation_split(self, targets, sample_weight, rng):
         """Row indices ``(train, validation)``; ``validation`` is ``None``
@@ -576,7 +579,7 @@ class _BasePMM(BaseEstimator, ABC):
         spec = self._model_spec(X.shape[1], targets.shape[1])
         model = self._build_model(spec)
         state = getattr(self, "_partial_state", None)
-        if state is not None and state["signature"] != model.layout.signature:
+        if state is not None and self._spec != spec:
             raise ValueError(
                 "partial_fit cannot continue: the parameters changed the model's "
                 "layout since the previous call. Call fit, or restore them."
@@ -585,22 +588,14 @@ class _BasePMM(BaseEstimator, ABC):
             x_scaling = model.map.input_scaling(X, sample_weight)
             y_shift, y_scale = output_scaling(targets, sample_weight)
             rng = check_random_state(self.random_state)
-            if hasattr(self, "_spec") and self._build_model(
-                self._spec
-            ).layout.signature == (model.layout.signature):
-                inverse = None
-                if x_scaling is not None:
-                    inverse = (-x_scaling[0] / x_scaling[1], 1.0 / x_scaling[1])
-                theta = model.rescale(
-                    self._fitted_model()[1], inverse, -y_shift / y_scale, 1.0 / y_scale
-                )
+            if getattr(self, "_spec", None) == spec:
+                theta = self._fitted_start(model, x_scaling, y_shift, y_scale)
             else:
                 theta = model.initial_parameters(rng)
             optimizer = AdamOptimizer(
                 theta, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
             )
             state = {
-                "signature": model.layout.signature,
                 "x_scaling": x_scaling,
                 "y_shift": y_shift,
                 "y_scale": y_scale,
