@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 
 from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
 from sklearn_pmm._eigh import ExecutionPolicy, chunk_rows, single_blas_thread
-from sklearn_pmm._maps import AffineMap
+from sklearn_pmm._maps import AffineMap, ProjectedMap
 from sklearn_pmm._model import PMMModel
 from sklearn_pmm._readout import READOUTS, WHICH_OPTIONS
 from sklearn_pmm._solvers import AdamOptimizer, minimize_adam, minimize_lbfgs
@@ -690,7 +690,13 @@ class _BasePMM(BaseEstimator, ABC):
 
 
 class _AffinePMM(_BasePMM):
-    """Estimators on the affine map :math:`H(x) = H_0 + \\sum_l x_l H_l`."""
+    """Estimators on the affine map :math:`H(x) = H_0 + \\sum_l x_l H_l`,
+    optionally on ``n_directions`` learned directions of the features."""
+
+    _parameter_constraints: dict = {
+        **_BasePMM._parameter_constraints,
+        "n_directions": [Interval(Integral, 1, None, closed="left"), None],
+    }
 
     def _model_spec(self, n_features, n_outputs):
         return {
@@ -702,20 +708,29 @@ class _AffinePMM(_BasePMM):
             "which": self.which if isinstance(self.which, str) else int(self.which),
             "readout": self.readout,
             "complex_valued": self.hermitian == "complex",
+            "n_directions": (
+                None if self.n_directions is None else int(self.n_directions)
+            ),
         }
 
     def _build_map(self, spec):
-        return AffineMap(
-            spec["n_features"], spec["matrix_size"], spec["complex_valued"]
+        n_features, n, complex_valued = (
+            spec["n_features"],
+            spec["matrix_size"],
+            spec["complex_valued"],
         )
+        if spec["n_directions"] is None:
+            return AffineMap(n_features, n, complex_valued)
+        return ProjectedMap(n_features, spec["n_directions"], n, complex_valued)
 
     def _params_to_attributes(self, spec, params):
         n, q = spec["matrix_size"], spec["n_outputs_per_system"]
         decoders = params.get("decoders")
+        couplings = params["couplings"]
+        if spec["n_directions"] is not None:
+            couplings = self._build_map(spec).effective_couplings(params)
         return {
-            "hamiltonians_": np.concatenate(
-                [params["constant"][None], params["couplings"]]
-            ),
+            "hamiltonians_": np.concatenate([params["constant"][None], couplings]),
             "decoders_": None if decoders is None else decoders.reshape(q, -1, n, n),
             "intercept_": params["intercept"],
         }
@@ -726,6 +741,8 @@ class _AffinePMM(_BasePMM):
             "couplings": self.hamiltonians_[1:],
             "intercept": self.intercept_,
         }
+        if spec["n_directions"] is not None:
+            params.update(self._build_map(spec).factor_couplings(params["couplings"]))
         if self.decoders_ is not None:
             n = spec["matrix_size"]
             params["decoders"] = self.decoders_.reshape(1, -1, n, n)

@@ -359,6 +359,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     alpha : float, default=1e-3
         L2 penalty on the matrix entries, in the internal standardised units.
     %(smoothness)s
+    %(n_directions)s
     %(optimisation)s
     temperature : float, default=0.3
         The softmax temperature :math:`\tau`.  Scaling the decoders can undo
@@ -417,7 +418,10 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     True
     """
 
-    _parameter_constraints: dict = {**_PMMClassifierBase._parameter_constraints}
+    _parameter_constraints: dict = {
+        **_PMMClassifierBase._parameter_constraints,
+        **_AffinePMM._parameter_constraints,
+    }
 
     def __init__(
         self,
@@ -447,6 +451,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         random_state=None,
         warm_start=False,
         verbose=0,
+        n_directions=None,
         temperature=0.3,
         class_weight=None,
     ):
@@ -478,4 +483,5 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
             verbose=verbose,
         )
         self.temperature = temperature
+        self.n_directions = n_directions
         self.class_weight = class_weight

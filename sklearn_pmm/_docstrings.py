@@ -16,6 +16,14 @@ SHARED = {
         ``k + n_eigenvectors - 1`` counted from the lowest.  With
         ``"largest_magnitude"`` the outputs jump where two :math:`|\lambda|`
         cross.""",
+    "n_directions": r"""n_directions : int or None, default=None
+        ``None`` gives every feature its own coupling matrix, :math:`H(x) =
+        H_0 + \sum_l x_l H_l`.  An integer :math:`K` learns :math:`K`
+        directions :math:`W` (``K x n_features``) of the features instead,
+        :math:`H(x) = H_0 + \sum_k (W x)_k B_k`: :math:`K (n_f + p)` floats
+        for the couplings rather than :math:`p\, n_f` (:math:`n_f` floats per
+        matrix), fewer when there are many features.  ``hamiltonians_``
+        holds the equivalent :math:`H_l = \sum_k W_{kl} B_k` either way.""",
     "smoothness": r"""smoothness : float, default=10.0
         Strength :math:`\gamma` of the smoothness prior
         :math:`\frac{\gamma}{2}\sum_{l\ge1}\|H_l\|_F^2 / \|\tilde H_0\|_F^2`,

@@ -258,6 +258,171 @@ class AffineMap(PrimaryMap):
         }
 
 
+class ProjectedMap(AffineMap):
+    r"""The affine PMM on a few learned directions of the features.
+
+    .. math::
+
+        H(x) = H_0 + \sum_{k=1}^{K} (W x)_k B_k,
+
+    with a real projection :math:`W` (``K x p``) and :math:`K` coupling
+    matrices :math:`B_k`.  It is the affine map whose couplings are
+    restricted to rank :math:`K` in feature space, :math:`H_l = \sum_k
+    W_{kl} B_k`, and costs :math:`(K + 1)\,n_f + K p` floats instead of
+    :math:`(p + 1)\,n_f` (:math:`n_f` floats per matrix): fewer when there
+    are many features.
+
+    Blocks: ``"constant"`` (:math:`H_0`), ``"couplings"`` (:math:`B_k`,
+    real symmetric or complex Hermitian) and ``"projection"`` (:math:`W`,
+    general real).  The standardisation of the features is folded into
+    :math:`W` and :math:`H_0`.
+
+    Parameters
+    ----------
+    n_features : int
+    n_directions : int
+        Number :math:`K` of learned directions.
+    matrix_size : int
+    complex_valued : bool
+    spread, coupling : float, default=1.0
+        As for :class:`AffineMap`; the initial :math:`W` has entries of
+        scale :math:`1/\sqrt{p}`, so that the projected features of
+        standardised inputs have about unit variance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._maps import ProjectedMap
+    >>> projected = ProjectedMap(3, 1, matrix_size=2, complex_valued=False)
+    >>> params = {"constant": np.diag([1.0, -1.0]),
+    ...           "couplings": np.array([[[0.0, 1.0], [1.0, 0.0]]]),
+    ...           "projection": np.array([[1.0, 0.0, 2.0]])}
+    >>> projected.matrices(params, np.array([[1.0, 5.0, 0.5]]))[0, 0]
+    array([[ 1.,  2.],
+           [ 2., -1.]])
+    >>> projected.effective_couplings(params)[:, 0, 1]
+    array([1., 0., 2.])
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_directions,
+        matrix_size,
+        complex_valued,
+        spread=1.0,
+        coupling=1.0,
+    ):
+        super().__init__(n_features, matrix_size, complex_valued, spread, coupling)
+        self.n_directions = n_directions
+
+    def blocks(self):
+        n, kind = self.matrix_size, self.hermitian_kind
+        return [
+            ParameterBlock("constant", kind, (n, n)),
+            ParameterBlock("couplings", kind, (self.n_directions, n, n)),
+            ParameterBlock("projection", "real", (self.n_directions, self.n_features)),
+        ]
+
+    def initial_parameters(self, random_state):
+        directions = AffineMap(
+            self.n_directions,
+            self.matrix_size,
+            self.complex_valued,
+            self.spread,
+            self.coupling,
+        )
+        params = directions.initial_parameters(random_state)
+        params["projection"] = random_state.standard_normal(
+            (self.n_directions, self.n_features)
+        ) / np.sqrt(self.n_features)
+        return params
+
+    def effective_couplings(self, params):
+        r"""The affine map's couplings :math:`H_l = \sum_k W_{kl} B_k`."""
+        return np.tensordot(params["projection"].T, params["couplings"], axes=1)
+
+    def factor_couplings(self, couplings):
+        r"""``projection`` and ``couplings`` blocks with these effective couplings.
+
+        The inverse of :meth:`effective_couplings` up to a change of basis
+        of the directions: the truncated SVD of the packed :math:`H_l`, exact
+        when they have rank at most :math:`K` (as fitted ones do).
+
+        Parameters
+        ----------
+        couplings : ndarray of shape (n_features, n, n)
+
+        Returns
+        -------
+        params : dict
+            ``{"projection": W, "couplings": B}``.
+        """
+        n, K = self.matrix_size, self.n_directions
+        packing = ParameterLayout(
+            [ParameterBlock("couplings", self.hermitian_kind, (1, n, n))]
+        )
+        packed = np.stack([packing.pack({"couplings": h[None]}) for h in couplings])
+        left, singular, right = np.linalg.svd(packed, full_matrices=False)
+        rank = min(K, len(singular))
+        projection = np.zeros((K, self.n_features))
+        projection[:rank] = left[:, :rank].T
+        directions = np.zeros((K, packed.shape[1]))
+        directions[:rank] = singular[:rank, None] * right[:rank]
+        return {
+            "projection": projection,
+            "couplings": np.concatenate(
+                [packing.unpack(row)["couplings"] for row in directions]
+            ),
+        }
+
+    def _on_directions(self, params, inputs):
+        """The affine map of the projected features ``u = W x``, and ``u``."""
+        affine = AffineMap(self.n_directions, self.matrix_size, self.complex_valued)
+        return affine, inputs @ params["projection"].T
+
+    def matrices(self, params, inputs):
+        affine, projected = self._on_directions(params, inputs)
+        return affine.matrices(params, projected)
+
+    def backward(self, params, inputs, matrices_grad):
+        n, K = self.matrix_size, self.n_directions
+        affine, projected = self._on_directions(params, inputs)
+        grads = affine.backward(params, projected, matrices_grad)
+        # dL/du_k = Re <G_s, B_k>, then through u = W x.
+        flat = matrices_grad.reshape(len(inputs), n * n)
+        couplings = params["couplings"].reshape(K, n * n)
+        projected_grad = (np.conj(flat) @ couplings.T).real
+        return {**grads, "projection": projected_grad.T @ inputs}
+
+    def fold_input_scaling(self, params, shift, scale):
+        projection = params["projection"] / np.asarray(scale, dtype=np.float64)
+        offset = np.tensordot(projection @ shift, params["couplings"], axes=1)
+        constant = params["constant"] - offset
+        return {**params, "constant": constant, "projection": projection}
+
+    def smoothness_penalty(self, params):
+        r""":meth:`AffineMap.smoothness_penalty` of the effective couplings.
+
+        With :math:`A = W W^\top` and :math:`\Gamma_{kk'} = \operatorname{Re}
+        \langle B_k, B_{k'} \rangle`, :math:`\sum_l \|H_l\|_F^2 =
+        \operatorname{tr}(A \Gamma)`.
+        """
+        n, K = self.matrix_size, self.n_directions
+        couplings = params["couplings"].reshape(K, n * n)
+        projection = params["projection"]
+        centred = params["constant"] - np.trace(params["constant"]).real / n * np.eye(n)
+        spread = np.vdot(centred, centred).real + 1e-12
+        overlaps = (np.conj(couplings) @ couplings.T).real
+        directions = projection @ projection.T
+        value = np.sum(directions * overlaps) / spread
+        return value, {
+            "constant": (-2 * value / spread) * centred,
+            "couplings": (2 / spread) * (directions @ couplings).reshape(K, n, n),
+            "projection": (2 / spread) * overlaps @ projection,
+        }
+
+
 def _hermitian_basis(packing):
     """Basis matrices ``T_t = unpack(e_t)`` of a packing, shape (n_floats, n, n)."""
     return packing.unpack(np.eye(packing.n_floats))
@@ -620,5 +785,9 @@ class GramWindowMap(PrimaryMap):
         }
 
 
-MAPS = {"affine": AffineMap, "gram_window": GramWindowMap}
+MAPS = {
+    "affine": AffineMap,
+    "projected": ProjectedMap,
+    "gram_window": GramWindowMap,
+}
 """Primary-matrix map classes by name."""

@@ -8,7 +8,6 @@ from sklearn.utils.validation import validate_data
 
 from sklearn_pmm._base import (
     _AffinePMM,
-    _BasePMM,
     leaves_estimator_unchanged_on_error,
     merge_duplicate_rows,
 )
@@ -66,6 +65,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
     alpha : float, default=0.0
         L2 penalty on the matrix entries, in the internal standardised units.
     %(smoothness)s
+    %(n_directions)s
     %(optimisation)s
 
     Attributes
@@ -110,7 +110,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
     True
     """
 
-    _parameter_constraints: dict = {**_BasePMM._parameter_constraints}
+    _parameter_constraints: dict = {**_AffinePMM._parameter_constraints}
 
     def __init__(
         self,
@@ -140,6 +140,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         random_state=None,
         warm_start=False,
         verbose=0,
+        n_directions=None,
     ):
         super().__init__(
             matrix_size=matrix_size,
@@ -168,6 +169,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             warm_start=warm_start,
             verbose=verbose,
         )
+        self.n_directions = n_directions
 
     def _data_loss(self):
         return SquaredError()

@@ -27,6 +27,7 @@ ESTIMATORS = [
     PMMRegressor(**CHEAP, hermitian="real", which="highest"),
     PMMRegressor(**CHEAP, readout="expectation"),
     PMMRegressor(**CHEAP, hermitian="real", n_decoders=2),
+    PMMRegressor(**CHEAP, n_directions=2),
     # check_regressor_multioutput fits 5 targets: one level per target.
     PMMRegressor(matrix_size=5, readout="eigenvalues", max_iter=50, random_state=0),
     PMMClassifier(matrix_size=4, n_eigenvectors=2, **CLASSIFIER),
@@ -40,6 +41,7 @@ ESTIMATORS = [
         hermitian="complex",
         **CLASSIFIER,
     ),
+    PMMClassifier(matrix_size=4, n_eigenvectors=2, n_directions=2, **CLASSIFIER),
     # check_dtype_object fits four classes: one level per class.
     PMMClassifier(matrix_size=4, readout="eigenvalues", **CLASSIFIER),
     # Rows without an image_shape are read as square images when the number

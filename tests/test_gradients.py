@@ -38,7 +38,13 @@ from sklearn_pmm._eigh import (
 )
 from sklearn_pmm._hermitian import HermitianPacking
 from sklearn_pmm._loss import DATA_LOSSES, SoftmaxCrossEntropy, SquaredError
-from sklearn_pmm._maps import MAPS, AffineMap, GramWindowMap, PrimaryMap
+from sklearn_pmm._maps import (
+    MAPS,
+    AffineMap,
+    GramWindowMap,
+    PrimaryMap,
+    ProjectedMap,
+)
 from sklearn_pmm._model import PMMModel
 from sklearn_pmm._params import PACKING_KINDS, ParameterBlock, ParameterLayout
 from sklearn_pmm._readout import (
@@ -66,6 +72,7 @@ RTOL = {
     "readout_offset": 5e-8,  # 4.0e-9
     "data_loss": 3e-9,  # 3.2e-10
     "map_backward": 7e-9,  # 6.6e-10
+    "smoothness": 1e-8,  # 4e-10
     "loss_gradient": 2e-8,  # 2.1e-9, directional, block by block
     "loss_gradient_full": 2e-8,  # 1.7e-9
     "repeated_level": 7e-8,  # 6.6e-9
@@ -312,6 +319,13 @@ def _affine_factory(complex_valued, rng):
     return primary_map, rng.uniform(-1.5, 1.5, (10, 2))
 
 
+def _projected_factory(complex_valued, rng):
+    primary_map = ProjectedMap(
+        n_features=3, n_directions=2, matrix_size=4, complex_valued=complex_valued
+    )
+    return primary_map, rng.uniform(-1.5, 1.5, (10, 3))
+
+
 # Windows of different shapes in a 4 x 4 image (the masks of the smaller
 # windows are exercised): rows 0-1 x cols 0-2, and rows 1-3 x cols 2-3.
 GRAM_WINDOWS = np.array([[0, 0, 2, 3], [1, 2, 3, 2]])
@@ -350,7 +364,11 @@ def _systems_affine_factory(complex_valued, rng):
 # name -> factory(complex_valued, rng) -> (map, X): a small instance (matrix
 # size >= 4, so that level 1 of two levels is an interior level) and raw
 # features of at least 10 samples; the tests use ``map.prepare(X)``.
-MAP_FACTORIES = {"affine": _affine_factory, "gram_window": _gram_window_factory}
+MAP_FACTORIES = {
+    "affine": _affine_factory,
+    "projected": _projected_factory,
+    "gram_window": _gram_window_factory,
+}
 # Variants and test-only maps that run through every map test too.
 TEST_MAP_FACTORIES = {
     "gram_window_two_channel": _gram_window_two_channel_factory,
@@ -1166,6 +1184,54 @@ def test_map_scale_and_input_scaling(map_name, complex_valued):
     )
 
 
+@ALL_MAPS_COMPLEX
+def test_smoothness_penalty_finite_differences_and_scale_invariance(
+    map_name, complex_valued
+):
+    rng = np.random.default_rng(840)
+    primary_map, _ = make_map(map_name, complex_valued, rng)
+    layout, theta = map_parameters(primary_map, 841)
+    params = layout.unpack(theta)
+    value, grads = primary_map.smoothness_penalty(params)
+    if not grads:  # a map without a prior
+        assert value == 0.0
+        return
+    assert value > 0.0
+    analytic = layout.pack_gradient(grads)
+    numeric = finite_difference_gradient(
+        lambda t: primary_map.smoothness_penalty(layout.unpack(t))[0], theta
+    )
+    assert_gradient_close(analytic, numeric, "smoothness")
+    # Scaling every primary matrix changes no eigenvector: nor the prior.
+    scaled, _ = primary_map.smoothness_penalty(primary_map.scale(params, 3.0))
+    assert_allclose(scaled, value, rtol=1e-12)
+
+
+@COMPLEX
+def test_projected_map_is_the_affine_map_of_its_effective_couplings(complex_valued):
+    rng = np.random.default_rng(850)
+    projected, X = make_map("projected", complex_valued, rng)
+    layout, theta = map_parameters(projected, 851)
+    params = layout.unpack(theta)
+    affine = AffineMap(projected.n_features, projected.matrix_size, complex_valued)
+    as_affine = {
+        "constant": params["constant"],
+        "couplings": projected.effective_couplings(params),
+    }
+    inputs = projected.prepare(X)
+    assert_allclose(
+        projected.matrices(params, inputs),
+        affine.matrices(as_affine, inputs),
+        rtol=1e-13,
+        atol=1e-14,
+    )
+    assert_allclose(
+        projected.smoothness_penalty(params)[0],
+        affine.smoothness_penalty(as_affine)[0],
+        rtol=1e-12,
+    )
+
+
 @COMPLEX
 def test_affine_map_formula(complex_valued):
     rng = np.random.default_rng(830)
@@ -1388,8 +1454,8 @@ def degenerate_starts(model, rng):
         "all_zero": np.zeros(model.n_params),
         "zero_map": model.layout.pack(random_readout),
     }
-    if isinstance(model.map, AffineMap):
-        n, p = model.map.matrix_size, model.map.n_features
+    if isinstance(model.map, AffineMap):  # and so the projected map
+        n, p = model.map.matrix_size, len(zero["couplings"])
         for name, diagonal in {
             "identity": np.ones(n),
             "blocks": np.repeat([2.0, -1.0], [n // 2, n - n // 2]),
