@@ -337,7 +337,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
 
     Parameters
     ----------
-    matrix_size : int, default=8
+    matrix_size : int, default=10
         Size ``n`` of the Hermitian matrices.
     n_eigenvectors : int, default=3
         Number ``r`` of eigenvectors read out.
@@ -353,7 +353,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         \Delta_{ki} v_i`; ``"eigenvalues"`` uses the selected eigenvalues
         (plus :math:`g_k`), one per class, and needs ``n_eigenvectors`` to be
         at least the number of classes.
-    hermitian : {"real", "complex"}, default="real"
+    hermitian : {"real", "complex"}, default="complex"
         Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
         Hermitian ones (:math:`n^2` floats each).
     alpha : float, default=1e-3
@@ -395,9 +395,10 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     -----
     %(fitting_notes)s
 
-    The defaults were chosen on ``benchmarks/bench_tabular.py`` (iris, wine,
-    breast_cancer, digits) together with the regression benchmarks; the
-    stored results are in ``benchmarks/results/tabular.md``.
+    The defaults were chosen by cross-validation on iris, wine, breast_cancer
+    and digits (``benchmarks/bench_settings.py``, results and commands in
+    ``benchmarks/results/classifier_settings.md``); the benchmark against
+    tuned peers is ``benchmarks/results/tabular.md``.
 
     References
     ----------
@@ -426,12 +427,12 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     def __init__(
         self,
         *,
-        matrix_size=8,
+        matrix_size=10,
         n_eigenvectors=3,
         n_decoders=1,
         which="lowest",
         readout="decoder",
-        hermitian="real",
+        hermitian="complex",
         alpha=1e-3,
         smoothness=10.0,
         max_iter=3000,

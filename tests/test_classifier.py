@@ -310,4 +310,5 @@ def test_default_configuration_on_iris():
     X, y = load_iris(return_X_y=True)
     clf = PMMClassifier(random_state=0).fit(X, y)
     assert clf.score(X, y) > 0.95
-    assert clf.n_params_ == 5 * 36 + 3 * 36 + 3
+    # complex 10 x 10: H_0..H_4 and one decoder per class, 100 floats each
+    assert clf.n_params_ == 5 * 100 + 3 * 100 + 3
