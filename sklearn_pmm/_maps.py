@@ -135,6 +135,15 @@ def weighted_mean_scale(values, sample_weight):
     return mean, np.where(scale > rounding, scale, 1.0)
 
 
+def _centred_spread(constant):
+    r""":math:`\tilde H_0 = H_0 - \tfrac{\operatorname{tr} H_0}{n} I` and
+    :math:`\|\tilde H_0\|_F^2 + 10^{-12}`, the denominator of the smoothness
+    prior."""
+    n = len(constant)
+    centred = constant - np.trace(constant).real / n * np.eye(n)
+    return centred, np.vdot(centred, centred).real + 1e-12
+
+
 class AffineMap(PrimaryMap):
     r"""The affine PMM :math:`H(x) = H_0 + \sum_{l=1}^{p} x_l H_l`.
 
@@ -246,10 +255,8 @@ class AffineMap(PrimaryMap):
         them.  :math:`\epsilon = 10^{-12}` keeps :math:`P` finite at
         :math:`H_0 \propto I`.
         """
-        n = self.matrix_size
         couplings = params["couplings"]
-        centred = params["constant"] - np.trace(params["constant"]).real / n * np.eye(n)
-        spread = np.vdot(centred, centred).real + 1e-12
+        centred, spread = _centred_spread(params["constant"])
         strength = np.vdot(couplings, couplings).real
         value = strength / spread
         return value, {
@@ -411,8 +418,7 @@ class ProjectedMap(AffineMap):
         n, K = self.matrix_size, self.n_directions
         couplings = params["couplings"].reshape(K, n * n)
         projection = params["projection"]
-        centred = params["constant"] - np.trace(params["constant"]).real / n * np.eye(n)
-        spread = np.vdot(centred, centred).real + 1e-12
+        centred, spread = _centred_spread(params["constant"])
         overlaps = (np.conj(couplings) @ couplings.T).real
         directions = projection @ projection.T
         value = np.sum(directions * overlaps) / spread
