@@ -66,6 +66,7 @@ def _fast(**params):
     return PMMClassifier(
         **{
             "matrix_size": 4,
+            "hermitian": "real",
             "max_iter": 60,
             "random_state": 0,
             # the mechanics of one fit on all rows: no validation split
