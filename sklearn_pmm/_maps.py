@@ -365,22 +365,20 @@ class ProjectedMap(AffineMap):
         params : dict
             ``{"projection": W, "couplings": B}``.
         """
-        n, K = self.matrix_size, self.n_directions
-        packing = ParameterLayout(
-            [ParameterBlock("couplings", self.hermitian_kind, (1, n, n))]
-        )
-        packed = np.stack([packing.pack({"couplings": h[None]}) for h in couplings])
+        n, K, p = self.matrix_size, self.n_directions, self.n_features
+        kind = self.hermitian_kind
+        given = ParameterLayout([ParameterBlock("couplings", kind, (p, n, n))])
+        packed = given.pack({"couplings": couplings}).reshape(p, -1)
         left, singular, right = np.linalg.svd(packed, full_matrices=False)
         rank = min(K, len(singular))
-        projection = np.zeros((K, self.n_features))
+        projection = np.zeros((K, p))
         projection[:rank] = left[:, :rank].T
         directions = np.zeros((K, packed.shape[1]))
         directions[:rank] = singular[:rank, None] * right[:rank]
+        factored = ParameterLayout([ParameterBlock("couplings", kind, (K, n, n))])
         return {
             "projection": projection,
-            "couplings": np.concatenate(
-                [packing.unpack(row)["couplings"] for row in directions]
-            ),
+            "couplings": factored.unpack(directions.ravel())["couplings"],
         }
 
     def _on_directions(self, params, inputs):

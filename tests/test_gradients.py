@@ -1234,6 +1234,27 @@ def test_projected_map_is_the_affine_map_of_its_effective_couplings(complex_valu
 
 
 @COMPLEX
+@pytest.mark.parametrize("n_features, n_directions", [(5, 2), (2, 4), (3, 3)])
+def test_projected_map_factors_its_effective_couplings(
+    complex_valued, n_features, n_directions
+):
+    # Fitted state stores only the effective couplings; the SVD factors must
+    # give them back (K > p pads with zero directions).
+    projected = ProjectedMap(n_features, n_directions, 4, complex_valued)
+    params = projected.initial_parameters(np.random.RandomState(860))
+    couplings = projected.effective_couplings(params)
+    factors = projected.factor_couplings(couplings)
+    assert factors["projection"].shape == (n_directions, n_features)
+    assert factors["couplings"].shape == (n_directions, 4, 4)
+    assert_allclose(
+        projected.effective_couplings({**params, **factors}),
+        couplings,
+        rtol=0,
+        atol=1e-14 * np.abs(couplings).max(),
+    )
+
+
+@COMPLEX
 def test_affine_map_formula(complex_valued):
     rng = np.random.default_rng(830)
     primary_map, X = make_map("affine", complex_valued, rng)
