@@ -64,8 +64,15 @@ def merge_duplicate_rows(X, targets, sample_weight):
     """
     keep = sample_weight > 0
     rows = np.concatenate([X[keep], targets[keep]], axis=1)
-    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    weights = np.bincount(inverse.ravel(), weights=sample_weight[keep])
+    # A stable lexicographic sort (first column first) and a comparison of
+    # neighbours: the rows and order of ``np.unique(rows, axis=0)`` at about
+    # half its cost, which matters at millions of rows.
+    order = np.lexsort(rows.T[::-1])
+    rows = rows[order]
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = np.any(rows[1:] != rows[:-1], axis=1)
+    weights = np.bincount(np.cumsum(first) - 1, weights=sample_weight[keep][order])
+    unique = rows[first]
     n_features = X.shape[1]
     return (
         np.ascontiguousarray(unique[:, :n_features]),
