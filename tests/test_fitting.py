@@ -44,6 +44,23 @@ def test_merge_duplicate_rows_sums_weights_and_drops_zeros():
     assert_array_equal(merged_weights, [2.0, 1.0, 1.5])
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_merge_duplicate_rows_matches_np_unique(seed):
+    # Many duplicates (small integer grid) and zero weights: the rows and their
+    # order are those of np.unique(axis=0), and each weight is its group's sum.
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, 3, size=(300, 2)).astype(float)
+    targets = rng.integers(0, 2, size=(300, 2)).astype(float)
+    weights = rng.integers(0, 3, size=300) * rng.uniform(0.5, 1.5, size=300)
+    merged_X, merged_targets, merged_weights = merge_duplicate_rows(X, targets, weights)
+    rows = np.concatenate([X, targets], axis=1)
+    keep = weights > 0
+    unique, inverse = np.unique(rows[keep], axis=0, return_inverse=True)
+    assert_array_equal(np.concatenate([merged_X, merged_targets], axis=1), unique)
+    expected = np.bincount(inverse.ravel(), weights=weights[keep])
+    assert_allclose(merged_weights, expected, rtol=1e-15)
+
+
 @ignore_convergence
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
 @pytest.mark.parametrize("early_stopping", [False, True])
