@@ -164,11 +164,6 @@ class ParameterLayout:
             if block.penalised:
                 self.penalised[self._slices[block.name]] = 1.0
 
-    @property
-    def signature(self):
-        """What the meaning of a parameter vector depends on (for warm starts)."""
-        return tuple((block.name, block.kind, block.shape) for block in self.blocks)
-
     def block_slice(self, name):
         """The slice of the vector that holds block ``name``."""
         return self._slices[name]

@@ -617,7 +617,8 @@ def test_layout_round_trip(kind):
     assert layout.n_params == 3 + n_block + 3
     assert layout.block_slice("block") == slice(3, 3 + n_block)
     assert_array_equal(layout.penalised, np.r_[np.zeros(3), np.ones(n_block + 3)])
-    assert layout.signature[1] == ("block", kind, shape)
+    block = layout.blocks[1]
+    assert (block.name, block.kind, block.shape) == ("block", kind, shape)
 
     theta = rng.standard_normal(layout.n_params)
     params = layout.unpack(theta)
