@@ -41,7 +41,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 )
 clf = PMMImageClassifier(max_iter=120, random_state=0)
 with warnings.catch_warnings():
-    # 120 of the default 300 iterations: L-BFGS warns that it stopped early.
+    # 120 of the default 400 iterations: L-BFGS warns that it stopped early.
     warnings.simplefilter("ignore", ConvergenceWarning)
     clf.fit(X_train, y_train)
 print(f"{clf.n_params_} trainable floats, {len(clf.windows_)} windows")

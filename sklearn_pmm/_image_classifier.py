@@ -85,7 +85,7 @@ class PMMImageClassifier(_PMMClassifierBase):
         instead of the grid of ``window_shape`` and ``stride``.  Windows of
         different sizes are zero-padded to the largest: the padded rows and
         columns of their Gram matrices are zero.
-    latent_size : int, default=8
+    latent_size : int, default=10
         Size ``m`` of the latent matrix :math:`M`.
     matrix_size : int, default=6
         Size ``n`` of the class matrices :math:`H_c`.
@@ -107,7 +107,7 @@ class PMMImageClassifier(_PMMClassifierBase):
     hermitian : {"real", "complex"}, default="complex"
         Real matrices (real symmetric :math:`B_c` and decoders) or complex
         ones (complex Hermitian).
-    alpha : float, default=1e-3
+    alpha : float, default=0.03
         L2 penalty on the decoders, the only penalised matrices:
         :math:`K_i \to sK_i, L_i \to sL_i, D_c \to D_c/s` and
         :math:`(D_c, B_c) \to (tD_c, t^2B_c)` leave every eigenvector
@@ -123,7 +123,7 @@ class PMMImageClassifier(_PMMClassifierBase):
         :meth:`~sklearn_pmm._maps.GramWindowMap.smoothness_penalty`.  It is
         invariant to the rescalings above.  With ``early_stopping`` it
         starts the path :math:`\gamma, \gamma/10, \gamma/100, 0`.
-    max_iter : int, default=300
+    max_iter : int, default=400
         Maximum number of L-BFGS iterations (Adam epochs) per run.
     tol : float, default=1e-6
         L-BFGS stops when the largest gradient component is below ``tol``
@@ -257,7 +257,7 @@ class PMMImageClassifier(_PMMClassifierBase):
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = PMMImageClassifier(max_iter=60, random_state=0).fit(X[:500], y[:500])
     >>> clf.windows_.shape, clf.class_bias_.shape, clf.n_params_
-    ((9, 4), (10, 6, 6), 2842)
+    ((9, 4), (10, 6, 6), 3370)
     >>> bool(clf.score(X[500:], y[500:]) > 0.8)
     True
     """
@@ -278,16 +278,16 @@ class PMMImageClassifier(_PMMClassifierBase):
         window_shape=4,
         stride=2,
         windows=None,
-        latent_size=8,
+        latent_size=10,
         matrix_size=6,
         n_eigenvectors=2,
         n_decoders=1,
         which="lowest",
         readout="decoder",
         hermitian="complex",
-        alpha=1e-3,
+        alpha=0.03,
         smoothness=0.0,
-        max_iter=300,
+        max_iter=400,
         tol=1e-6,
         n_restarts=0,
         early_stopping=False,

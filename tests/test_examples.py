@@ -121,7 +121,7 @@ def check_dask(ns):
 
 
 def check_image_digits(ns):
-    assert ns["accuracy"] > 0.93  # measured 0.963 (120 L-BFGS iterations)
+    assert ns["accuracy"] > 0.93  # measured 0.961 (120 L-BFGS iterations)
     assert ns["centre"] > ns["border"]  # the centre pixels carry the decision
 
 
