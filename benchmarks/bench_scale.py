@@ -92,6 +92,17 @@ solver s
     That time per epoch and row, and its ratios as in the fit table.  The
     linearity target is reported on both tables.
 
+Interleaved time-per-epoch table (one row per solver and N)
+----------------------------------------------------------
+One more child (skipped with ``--no-epochs``) holds the data of every N and
+times one epoch of each solver at each N in interleaved rounds (best of 3):
+an L-BFGS epoch is one full-batch ``loss_gradient`` evaluation, an Adam epoch
+one ``minimize_adam`` pass of ``batch_size`` mini-batches, on the model,
+standardised inputs and chunks that ``fit`` builds, at random parameters.
+Small N are repeated so that a timing lasts about 0.1 s.  Separate
+processes minutes apart see the machine at different speeds; here every N
+sees the same drift, so this is the first of the linearity verdicts.
+
 Predict table (one row per N)
 -----------------------------
 A model fitted once in the parent (L-BFGS, 50 iterations on 1000 rows) is
@@ -510,7 +521,83 @@ def child_tta(task):
     return {"n_samples": n_samples, "lbfgs": lbfgs, "adam": adam}
 
 
-CHILD_TASKS = {"fit": child_fit, "predict": child_predict, "tta": child_tta}
+def child_epochs(task):
+    """One epoch of each solver at every N, in interleaved rounds, one process.
+
+    The model, inputs, loss and chunking are those ``fit`` builds; an L-BFGS
+    epoch is one full-batch ``loss_gradient``, an Adam epoch one
+    ``minimize_adam`` pass of ``batch_size`` mini-batches.  Timing every N in
+    each round, in alternating order, lets the machine's drift hit all N
+    alike, which separate processes minutes apart cannot.
+    """
+    from sklearn_pmm._solvers import minimize_adam
+
+    estimator = regressor(task)
+    sizes = task["sizes"]
+    model = estimator._build_model(estimator._model_spec(2, 1))
+    policy = estimator._policy(model)
+    data_loss = estimator._data_loss()
+    theta = model.initial_parameters(np.random.RandomState(0))
+    batch = task.get("batch_size") or 200
+    data = {}
+    for n_samples in sizes:
+        X, y = franke_data(n_samples)
+        scaling = model.map.input_scaling(X, np.ones(n_samples))
+        inputs = model.map.prepare(model.map.scale_inputs(X, scaling))
+        targets = ((y - y.mean()) / y.std())[:, None]
+        data[n_samples] = (inputs, targets, np.ones(n_samples))
+
+    def lbfgs_epoch(n_samples):
+        inputs, targets, weights = data[n_samples]
+        model.loss_gradient(theta, inputs, targets, weights, data_loss, 0.0, policy)
+
+    def adam_epoch(n_samples):
+        inputs, targets, weights = data[n_samples]
+        minimize_adam(
+            lambda t, rows: model.loss_gradient(
+                t, inputs[rows], targets[rows], weights[rows], data_loss, 0.0, policy
+            ),
+            theta,
+            n_samples,
+            batch_size=batch,
+            max_iter=1,
+            tol=0.0,
+            n_iter_no_change=1,
+            shuffle=True,
+            random_state=0,
+        )
+
+    epochs = {"lbfgs": lbfgs_epoch, "adam": adam_epoch}
+    best = {(solver, n): np.inf for solver in epochs for n in sizes}
+    with threadpool_limits(limits=1, user_api="blas"), policy:
+        lbfgs_epoch(sizes[0])  # warm-up
+        for round_ in range(task["rounds"]):
+            order = sizes if round_ % 2 == 0 else sizes[::-1]
+            for n_samples in order:
+                for solver, epoch in epochs.items():
+                    # Repeat small N so that each timing lasts >= ~0.1 s.
+                    repeats = max(1, 10_000 // n_samples)
+                    tic = time.perf_counter()
+                    for _ in range(repeats):
+                        epoch(n_samples)
+                    seconds = (time.perf_counter() - tic) / repeats
+                    best[solver, n_samples] = min(best[solver, n_samples], seconds)
+    return {
+        "rounds": task["rounds"],
+        "epochs": [
+            {"solver": solver, "n_samples": n, "seconds": best[solver, n]}
+            for solver in epochs
+            for n in sizes
+        ],
+    }
+
+
+CHILD_TASKS = {
+    "fit": child_fit,
+    "predict": child_predict,
+    "tta": child_tta,
+    "epochs": child_epochs,
+}
 
 
 def child_main(payload):
@@ -623,6 +710,44 @@ def fit_rows(fits):
             for row in new:
                 row[ratio] = row[key] / new[-1][key]
     return rows
+
+
+def interleaved_rows(epochs):
+    """Per-sample epoch times of the interleaved child, with ratios to the
+    largest N of each solver."""
+    rows = []
+    for solver in ("lbfgs", "adam"):
+        runs = sorted(
+            (run for run in epochs["epochs"] if run["solver"] == solver),
+            key=lambda run: run["n_samples"],
+        )
+        largest = runs[-1]["seconds"] / runs[-1]["n_samples"]
+        for run in runs:
+            per_sample = run["seconds"] / run["n_samples"]
+            rows.append(
+                {
+                    "solver": solver,
+                    "N": run["n_samples"],
+                    "seconds": run["seconds"],
+                    "us_sample_epoch": per_sample * 1e6,
+                    "vs_largest": per_sample / largest,
+                }
+            )
+    return rows
+
+
+def interleaved_table(rows):
+    lines = [
+        "| solver | N | s / epoch | µs / sample / epoch | vs largest N |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {'L-BFGS' if row['solver'] == 'lbfgs' else 'Adam'} | {row['N']:,} "
+            f"| {row['seconds']:.3g} | {row['us_sample_epoch']:.2f} "
+            f"| {row['vs_largest']:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 def epoch_cost(fit, reference_us):
@@ -813,7 +938,7 @@ def verdict(ok):
     return "MET" if ok else "MISSED"
 
 
-def target_lines(fits, predicts):
+def target_lines(fits, predicts, interleaved=()):
     lines = []
     # Memory at 10^6 rows.
     for label, rows in (
@@ -845,6 +970,19 @@ def target_lines(fits, predicts):
             lines.append(f"- {label} time per epoch linear in N: not measured.")
             continue
         verdicts = []
+        together = [row for row in interleaved if row["solver"] == solver]
+        if together:
+            worst = max(together, key=lambda row: abs(row["vs_largest"] - 1.0))
+            ok = all(
+                abs(row["vs_largest"] - 1.0) <= LINEARITY_TOLERANCE for row in together
+            )
+            ratios = ", ".join(
+                f"{row['N']:,}: {row['vs_largest']:.2f}" for row in together
+            )
+            verdicts.append(
+                f"interleaved in one process {verdict(ok)} (worst "
+                f"{worst['vs_largest']:.2f} at N={worst['N']:,}; {ratios})"
+            )
         for key, what in (
             ("vs_epoch", "per epoch, wall"),
             ("vs_epoch_cal", "per epoch, calibrated"),
@@ -980,6 +1118,11 @@ def parse_args(argv=None):
         "--no-predict", action="store_true", help="skip the predict measurements"
     )
     parser.add_argument(
+        "--no-epochs",
+        action="store_true",
+        help="skip the interleaved per-epoch timing of all N in one process",
+    )
+    parser.add_argument(
         "--tta-only",
         action="store_true",
         help="only the time-to-accuracy run (no fit or predict scaling)",
@@ -1069,6 +1212,12 @@ def main(argv=None):
                 }
                 predicts.append(run_child(task))
                 progress(f"predict N={n_samples}")
+        epochs = None
+        if len(args.sizes) > 1 and not args.no_epochs:
+            epochs = run_child(
+                {**base, "kind": "epochs", "sizes": args.sizes, "rounds": 3}
+            )
+            progress("epochs, interleaved")
         tta = None
         if args.tta_n:
             task = {
@@ -1084,7 +1233,12 @@ def main(argv=None):
     fit_rows_ = fit_rows(fits)
     predict_rows_ = predict_rows(predicts)
     fingerprint_end = package_fingerprint()
-    children = [*fits, *predicts, *([tta] if tta else [])]
+    children = [
+        *fits,
+        *predicts,
+        *([tta] if tta else []),
+        *([epochs] if epochs else []),
+    ]
     fingerprints = {fingerprint_start, fingerprint_end} | {
         child["package_fingerprint"] for child in children
     }
@@ -1125,6 +1279,20 @@ def main(argv=None):
             "over the rows or one full-batch L-BFGS loss evaluation.",
             "",
         ]
+    epoch_rows_ = interleaved_rows(epochs) if epochs else []
+    if epoch_rows_:
+        sections += [
+            "## Fit: time per epoch, all N interleaved in one process",
+            "",
+            interleaved_table(epoch_rows_),
+            "",
+            "Best of 3 rounds; each round times one epoch of each solver at "
+            "every N (alternating order), small N repeated to last about "
+            "0.1 s: an L-BFGS epoch is one full-batch loss-and-gradient "
+            "evaluation, an Adam epoch one pass of mini-batch steps, on the "
+            "model, inputs and chunks that `fit` builds (random parameters).",
+            "",
+        ]
     if predict_rows_:
         sections += [
             "## Predict against numpy's stacked eigh",
@@ -1142,7 +1310,9 @@ def main(argv=None):
             tta_summary(tta),
             "",
         ]
-    targets = target_lines(fit_rows_, predict_rows_) if not args.tta_only else []
+    targets = (
+        target_lines(fit_rows_, predict_rows_, epoch_rows_) if not args.tta_only else []
+    )
     if targets:
         sections += ["## Targets", "", *targets]
     elapsed = time.perf_counter() - tic
@@ -1191,7 +1361,9 @@ def main(argv=None):
                 "fits": fits,
                 "predicts": predicts,
                 "time_to_accuracy": tta,
+                "epochs_interleaved": epochs,
                 "fit_rows": fit_rows_,
+                "epoch_rows": epoch_rows_,
                 "predict_rows": predict_rows_,
                 "targets": targets,
                 "package_fingerprint_start": fingerprint_start,
