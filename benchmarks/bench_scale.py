@@ -99,7 +99,7 @@ times one epoch of each solver at each N in interleaved rounds (best of 3):
 an L-BFGS epoch is one full-batch ``loss_gradient`` evaluation, an Adam epoch
 one ``minimize_adam`` pass of ``batch_size`` mini-batches, on the model,
 standardised inputs and chunks that ``fit`` builds, at random parameters.
-Small N are repeated so that a timing lasts about 0.1 s.  Separate
+Small N are repeated so that a timing lasts at least about 1 s.  Separate
 processes minutes apart see the machine at different speeds; here every N
 sees the same drift, so this is the first of the linearity verdicts.
 
@@ -575,8 +575,8 @@ def child_epochs(task):
             order = sizes if round_ % 2 == 0 else sizes[::-1]
             for n_samples in order:
                 for solver, epoch in epochs.items():
-                    # Repeat small N so that each timing lasts >= ~0.1 s.
-                    repeats = max(1, 10_000 // n_samples)
+                    # Repeat small N so that each timing lasts >= ~1 s.
+                    repeats = max(1, 100_000 // n_samples)
                     tic = time.perf_counter()
                     for _ in range(repeats):
                         epoch(n_samples)
@@ -1287,8 +1287,8 @@ def main(argv=None):
             interleaved_table(epoch_rows_),
             "",
             "Best of 3 rounds; each round times one epoch of each solver at "
-            "every N (alternating order), small N repeated to last about "
-            "0.1 s: an L-BFGS epoch is one full-batch loss-and-gradient "
+            "every N (alternating order), small N repeated to last at least "
+            "about 1 s: an L-BFGS epoch is one full-batch loss-and-gradient "
             "evaluation, an Adam epoch one pass of mini-batch steps, on the "
             "model, inputs and chunks that `fit` builds (random parameters).",
             "",

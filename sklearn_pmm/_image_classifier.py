@@ -228,20 +228,24 @@ class PMMImageClassifier(_PMMClassifierBase):
     Notes
     -----
     Two binary classes get two class matrices, like any other number of
-    classes.  The defaults were chosen on scikit-learn's 8 x 8 digits
-    (held-out 30 %, ``benchmarks/bench_images.py``): with them the model has
-    2,842 floats and reaches 97.6 % held-out (96.6 ± 1.1 % in 5-fold CV) in
-    about two minutes, where an MLP with as many floats reaches 97.8 %
-    (97.6 ± 0.6 %) and logistic regression 97.2 % (97.0 ± 1.0 %); see
+    classes.  The defaults were chosen on scikit-learn's 8 x 8 digits: the
+    windows, the matrix sizes and the complex kind on the held-out 30 % of
+    ``benchmarks/bench_images.py`` (``benchmarks/results/images_defaults.md``),
+    then the penalty, the latent size and the iteration budget on a
+    validation split of the training digits only
+    (``benchmarks/results/image_settings.md``).  With them the model has
+    3,370 floats and reaches 98.2 % held-out (97.1 ± 1.2 % in 5-fold CV) in
+    about a minute, where an MLP with as many floats reaches 98.0 %
+    (97.7 ± 0.7 %) and logistic regression 97.2 % (97.0 ± 1.0 %); see
     ``benchmarks/results/images_digits.md``.  Complex matrices beat real
     ones (93-95 % against 97 %) and penalising only the decoders beat
-    penalising every matrix (97.4-98.0 % against 96.1-96.3 %); early
-    stopping, the smoothness penalty, Adam, 25 or 36 windows and three
-    eigenvectors stayed within the spread between random seeds (about
-    95.7-98 % held-out), so the cheaper defaults were kept.  The
-    fit usually ends at ``max_iter`` with a ``ConvergenceWarning``: the
-    training loss keeps falling slowly long after the held-out accuracy has
-    settled.
+    penalising every matrix; early stopping, the smoothness penalty, Adam,
+    25 or 36 windows and three eigenvectors stayed within the spread
+    between random seeds, so the cheaper defaults were kept.  ``alpha``
+    bounds the decoders, hence the logits: with ``alpha=0.03`` the training
+    loss levels off and L-BFGS stops by itself after about 250 iterations,
+    where with ``alpha=1e-3`` it kept falling slowly past 300; ``alpha=0.1``
+    starves the fit (59-87 % on the validation split).
 
     References
     ----------
