@@ -56,10 +56,9 @@ n_jobs=2 speed-up
     (the same iterations; the estimator's own chunking from
     ``working_memory``, so N <= 2048 rows are one chunk and run serially
     whatever ``n_jobs`` is), the two timed in interleaved rounds (at least
-    2, and up to 10 while they take less than 4 s in all: best-of-3 of a
-    0.3 s fit was seen 19 % off on this machine where best-of-10 agreed to
-    2 %).  At most 2 on two cores; below 1 would mean threads slow the fit
-    down.
+    2, and up to 10 while they take less than 4 s in all, since the best of
+    a few rounds of a short fit is noisy on a shared machine).  At most 2 on
+    two cores; below 1 would mean threads slow the fit down.
 
 Image PMM (a second table)
     One ``PMMModel.loss_gradient`` evaluation of ``PMMImageClassifier``
