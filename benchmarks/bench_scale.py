@@ -712,6 +712,20 @@ def fit_rows(fits):
     return rows
 
 
+def markdown_table(header, rows):
+    """A Markdown table, the first column left-aligned and the others right."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines)
+
+
+def solver_name(row):
+    return "L-BFGS" if row["solver"] == "lbfgs" else "Adam"
+
+
 def interleaved_rows(epochs):
     """Per-sample epoch times of the interleaved child, with ratios to the
     largest N of each solver."""
@@ -737,17 +751,19 @@ def interleaved_rows(epochs):
 
 
 def interleaved_table(rows):
-    lines = [
-        "| solver | N | s / epoch | µs / sample / epoch | vs largest N |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {'L-BFGS' if row['solver'] == 'lbfgs' else 'Adam'} | {row['N']:,} "
-            f"| {row['seconds']:.3g} | {row['us_sample_epoch']:.2f} "
-            f"| {row['vs_largest']:.2f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["solver", "N", "s / epoch", "µs / sample / epoch", "vs largest N"],
+        [
+            [
+                solver_name(row),
+                f"{row['N']:,}",
+                f"{row['seconds']:.3g}",
+                f"{row['us_sample_epoch']:.2f}",
+                f"{row['vs_largest']:.2f}",
+            ]
+            for row in rows
+        ],
+    )
 
 
 def epoch_cost(fit, reference_us):
@@ -777,28 +793,22 @@ def epoch_table(rows):
         "epoch / sample in ref eighs",
         "vs largest N (calibrated)",
     ]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|---|" + "---:|" * (len(header) - 1),
-    ]
-    for row in rows:
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    "L-BFGS" if row["solver"] == "lbfgs" else "Adam",
-                    f"{row['N']:,}",
-                    str(row["epochs"]),
-                    f"{row['solver_seconds']:.2f}",
-                    f"{row['us_sample_epoch']:.2f}",
-                    f"{row['vs_epoch']:.2f}",
-                    f"{row['epoch_calibrated']:.2f}",
-                    f"{row['vs_epoch_cal']:.2f}",
-                ]
-            )
-            + " |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        header,
+        [
+            [
+                solver_name(row),
+                f"{row['N']:,}",
+                str(row["epochs"]),
+                f"{row['solver_seconds']:.2f}",
+                f"{row['us_sample_epoch']:.2f}",
+                f"{row['vs_epoch']:.2f}",
+                f"{row['epoch_calibrated']:.2f}",
+                f"{row['vs_epoch_cal']:.2f}",
+            ]
+            for row in rows
+        ],
+    )
 
 
 def fit_table(rows):
@@ -818,36 +828,28 @@ def fit_table(rows):
         "peak Δ MiB",
         "baseline MiB",
     ]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|---|" + "---:|" * (len(header) - 1),
-    ]
-    for row in rows:
-        name = "L-BFGS" if row["solver"] == "lbfgs" else "Adam"
-        reset = "" if row["reset"] else "‡"
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    name,
-                    f"{row['N']:,}",
-                    f"{row['n_iter']}" + ("" if row["n_iter"] == row["k"] else "*"),
-                    str(row["evals"]),
-                    f"{row['seconds']:.2f}",
-                    f"{row['per_iter']:.3g}",
-                    f"{row['us_sample_iter']:.2f}",
-                    f"{row['vs_largest']:.2f}",
-                    f"{row['cpu_us_sample_iter']:.2f}",
-                    f"{row['reference_us']:.2f}",
-                    f"{row['calibrated']:.2f}",
-                    f"{row['vs_cal']:.2f}",
-                    f"{row['peak_mib']:.1f}{reset}",
-                    f"{row['baseline_mib']:.0f}",
-                ]
-            )
-            + " |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        header,
+        [
+            [
+                solver_name(row),
+                f"{row['N']:,}",
+                f"{row['n_iter']}" + ("" if row["n_iter"] == row["k"] else "*"),
+                str(row["evals"]),
+                f"{row['seconds']:.2f}",
+                f"{row['per_iter']:.3g}",
+                f"{row['us_sample_iter']:.2f}",
+                f"{row['vs_largest']:.2f}",
+                f"{row['cpu_us_sample_iter']:.2f}",
+                f"{row['reference_us']:.2f}",
+                f"{row['calibrated']:.2f}",
+                f"{row['vs_cal']:.2f}",
+                f"{row['peak_mib']:.1f}" + ("" if row["reset"] else "‡"),
+                f"{row['baseline_mib']:.0f}",
+            ]
+            for row in rows
+        ],
+    )
 
 
 def predict_rows(predicts):
