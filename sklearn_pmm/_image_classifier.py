@@ -244,8 +244,8 @@ class PMMImageClassifier(_PMMClassifierBase):
     between random seeds, so the cheaper defaults were kept.  ``alpha``
     bounds the decoders, hence the logits: with ``alpha=0.03`` the training
     loss levels off and L-BFGS stops by itself after about 250 iterations,
-    where with ``alpha=1e-3`` it kept falling slowly past 300; ``alpha=0.1``
-    starves the fit (59-87 % on the validation split).
+    where with ``alpha=1e-3`` every fit ran to its limit of 300 and warned;
+    ``alpha=0.1`` starves the fit (59-87 % on the validation split).
 
     References
     ----------
