@@ -530,6 +530,7 @@ def child_epochs(task):
     each round, in alternating order, lets the machine's drift hit all N
     alike, which separate processes minutes apart cannot.
     """
+    from sklearn_pmm._base import _AUTO_BATCH_SIZE
     from sklearn_pmm._solvers import minimize_adam
 
     estimator = regressor(task)
@@ -538,7 +539,7 @@ def child_epochs(task):
     policy = estimator._policy(model)
     data_loss = estimator._data_loss()
     theta = model.initial_parameters(np.random.RandomState(0))
-    batch = task.get("batch_size") or 200
+    batch = task.get("batch_size") or _AUTO_BATCH_SIZE  # the fit's "auto"
     data = {}
     for n_samples in sizes:
         X, y = franke_data(n_samples)
