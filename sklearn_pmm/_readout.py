@@ -282,8 +282,11 @@ class _TermReadout(Readout):
     (``n_decoders=None``) there is one matrix per pair in :attr:`pairs`, so
     each matrix has one term; ``n_decoders=l`` gives ``l`` matrices per
     output, each shared by all pairs.  Forward and backward passes work on
-    all terms of all systems at once: one ``(n, n) x (n, N)`` GEMM per term
-    applies the matrices, and the sums over samples are GEMMs too.
+    all terms of all systems at once.  With one term per matrix, one
+    ``(n, n) x (n, N)`` GEMM per term applies the matrices; a shared matrix
+    is applied once to all ``r`` selected vectors, ``(n, n) x (n, rN)``, and
+    the overlaps of all its pairs are read from that product, so no product
+    :math:`D v_j` is formed twice.  The sums over samples are GEMMs too.
     """
 
     def __init__(self, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
@@ -308,6 +311,9 @@ class _TermReadout(Readout):
         eye = np.eye(n_eigenvectors)
         self._left_onehot, self._right_onehot = eye[self._left], eye[self._right]
         self._output_onehot = np.eye(n_outputs)[self._output]
+        self._pair_left, self._pair_right = (
+            np.array(column) for column in zip(*pairs, strict=True)
+        )
 
     def _factor(self, y_scale):
         """Per-matrix output scale, shape (S, q * M, 1, 1), of ``y_scale`` (S * q,)."""
@@ -328,6 +334,8 @@ class _TermReadout(Readout):
         """:math:`\\bar W` from the terms' output weights, shape (S * T, N)."""
 
     def forward(self, vectors, values, params):
+        if self.n_decoders is not None:
+            return self._shared_forward(vectors, params["decoders"])
         matrices = params["decoders"]
         n_systems, n = matrices.shape[0], matrices.shape[-1]
         n_terms, n_samples = len(self._matrix), vectors.shape[0]
@@ -345,6 +353,8 @@ class _TermReadout(Readout):
         return outputs.transpose(1, 0, 2), (left, right, applied_right, overlaps)
 
     def backward(self, outputs_grad, vectors, cache, params):
+        if self.n_decoders is not None:
+            return self._shared_backward(outputs_grad, cache, params["decoders"])
         left, right, applied_right, overlaps = cache
         matrices = params["decoders"]
         n_systems, n = matrices.shape[0], matrices.shape[-1]
@@ -356,12 +366,7 @@ class _TermReadout(Readout):
         term_grads = (left * overlaps_grad[:, None, :]) @ np.conj(
             right.transpose(0, 2, 1)
         )
-        term_grads = term_grads.reshape(n_systems, n_terms, n, n)
-        if n_terms == matrices.shape[1]:
-            matrices_grad = term_grads
-        else:
-            matrices_grad = np.zeros(matrices.shape, dtype=term_grads.dtype)
-            np.add.at(matrices_grad, (slice(None), self._matrix), term_grads)
+        matrices_grad = term_grads.reshape(n_systems, n_terms, n, n)
         # dL/dv_j += Wbar D v_i and dL/dv_i += conj(Wbar) D v_j, per term.
         term_matrices = matrices[:, self._matrix].reshape(n_systems * n_terms, n, n)
         applied_left = term_matrices @ left
@@ -374,6 +379,59 @@ class _TermReadout(Readout):
         vectors_grad = np.tensordot(to_right, self._right_onehot, axes=(1, 0))
         vectors_grad += np.tensordot(to_left, self._left_onehot, axes=(1, 0))
         return vectors_grad.transpose(2, 0, 1, 3), None, {"decoders": matrices_grad}
+
+    def _shared_forward(self, vectors, matrices):
+        """Forward pass when every matrix reads all pairs (``n_decoders=l``)."""
+        n_samples, n_systems, n, r = vectors.shape
+        n_matrices = matrices.shape[1]
+        # (S, n, r, N): the selected vectors of all samples side by side, so
+        # one GEMM per matrix gives D v_i for every i and sample.
+        by_system = np.ascontiguousarray(vectors.transpose(1, 2, 3, 0))
+        applied = matrices @ by_system.reshape(n_systems, 1, n, r * n_samples)
+        applied = applied.reshape(n_systems, n_matrices, n, r, n_samples)
+        # W_cij = v_i^dagger (D_c v_j), pair by pair: elementwise products
+        # summed over the vector components beat a five-index einsum 2-3x.
+        conj_vectors = np.conj(by_system)[:, None]
+        overlaps = np.stack(
+            [
+                (conj_vectors[:, :, :, i] * applied[:, :, :, j]).sum(axis=2)
+                for i, j in zip(self._pair_left, self._pair_right, strict=True)
+            ],
+            axis=2,
+        )
+        per_matrix = self._terms(overlaps).sum(axis=2)
+        outputs = per_matrix.reshape(
+            n_systems, self.n_outputs, self.n_per_output, n_samples
+        ).sum(axis=2)
+        return outputs.transpose(2, 0, 1), (by_system, applied, overlaps)
+
+    def _shared_backward(self, outputs_grad, cache, matrices):
+        """Backward pass of :meth:`_shared_forward`."""
+        by_system, applied, overlaps = cache
+        n_systems, n, r, n_samples = by_system.shape
+        weights = np.repeat(outputs_grad.transpose(1, 2, 0), self.n_per_output, axis=1)
+        overlaps_grad = np.broadcast_to(
+            self._overlaps_grad(weights[:, :, None, :], overlaps), overlaps.shape
+        )
+        dtype = np.result_type(overlaps_grad, by_system)
+        # sum_i Wbar_cij v_i per matrix, for dL/dD_c = sum_s sum_j (.) v_j^dagger.
+        weighted = np.zeros((n_systems, matrices.shape[1], n, r, n_samples), dtype)
+        vectors_grad = np.zeros((n_systems, n, r, n_samples), dtype)
+        for pair, (i, j) in enumerate(
+            zip(self._pair_left, self._pair_right, strict=True)
+        ):
+            pair_grad = overlaps_grad[:, :, None, pair]
+            weighted[:, :, :, j] += by_system[:, None, :, i] * pair_grad
+            # dL/dv_j += Wbar D v_i and dL/dv_i += conj(Wbar) D v_j.
+            vectors_grad[:, :, j] += (applied[:, :, :, i] * pair_grad).sum(axis=1)
+            vectors_grad[:, :, i] += (applied[:, :, :, j] * np.conj(pair_grad)).sum(
+                axis=1
+            )
+        flat = by_system.reshape(n_systems, 1, n, r * n_samples)
+        matrices_grad = weighted.reshape(*weighted.shape[:3], r * n_samples) @ np.conj(
+            np.swapaxes(flat, -1, -2)
+        )
+        return vectors_grad.transpose(3, 0, 1, 2), None, {"decoders": matrices_grad}
 
 
 class DecoderReadout(_TermReadout):
