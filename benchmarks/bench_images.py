@@ -80,7 +80,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -89,6 +88,7 @@ import joblib
 import numpy as np
 import scipy
 import sklearn
+from _provenance import git_describe, load_average
 from joblib import Parallel, delayed
 from sklearn.datasets import fetch_openml, load_digits
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -451,26 +451,6 @@ def build_report(records, data, args, meta):
 # --------------------------------------------------------------------------
 
 
-def _git_describe():
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def _loadavg():
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
 def _job(key, data, split, rows, args):
     record = fit_and_score(
         key, data, split, args.seed, args.inner_folds, args.pmm_params, rows
@@ -508,7 +488,7 @@ def main(argv=None):
             parser.error(f"unknown model {key!r}; choose from {', '.join(MODELS)}")
     args.pmm_params = json.loads(args.pmm_params)
 
-    start, load_start = time.perf_counter(), _loadavg()
+    start, load_start = time.perf_counter(), load_average()
     data = load_dataset(
         args.dataset, args.n_train, args.n_test, args.seed, args.data_home
     )
@@ -537,8 +517,8 @@ def main(argv=None):
             "machine": platform.machine(),
             "cpu_count": os.cpu_count(),
             "loadavg_start": load_start,
-            "loadavg_end": _loadavg(),
-            "git": _git_describe(),
+            "loadavg_end": load_average(),
+            "git": git_describe(),
             "sklearn_pmm": sklearn_pmm.__version__,
         },
     }

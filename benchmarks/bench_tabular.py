@@ -122,7 +122,6 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 import warnings
@@ -131,6 +130,7 @@ import joblib
 import numpy as np
 import scipy
 import sklearn
+from _provenance import git_describe, load_average
 from joblib import Parallel, delayed
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import (
@@ -687,31 +687,11 @@ def _json_params(text, parser, flag):
     return params
 
 
-def _git_describe():
-    try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _pmm_version():
     import sklearn_pmm
 
     where = os.path.dirname(os.path.abspath(sklearn_pmm.__file__))
     return f"{sklearn_pmm.__version__} from {where}"
-
-
-def _loadavg():
-    try:
-        return " ".join(f"{v:.2f}" for v in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def main(argv=None):
@@ -795,8 +775,8 @@ def main(argv=None):
         "cpus_usable": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),
-        "loadavg_start": _loadavg(),
-        "git": _git_describe(),
+        "loadavg_start": load_average(),
+        "git": git_describe(),
         "sklearn_pmm": _pmm_version() if pmm_full else "not imported (no PMM run)",
         "platform": platform.platform(),
     }
@@ -843,7 +823,7 @@ def main(argv=None):
                 flush=True,
             )
     runtime = time.perf_counter() - start
-    environment["loadavg_end"] = _loadavg()
+    environment["loadavg_end"] = load_average()
 
     results = {}
     for (name, _, key, *_), rec in zip(jobs, records, strict=True):
