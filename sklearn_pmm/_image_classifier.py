@@ -59,11 +59,9 @@ class PMMImageClassifier(_PMMClassifierBase):
             + \frac{\gamma}{2} P ,
 
     with :math:`\theta_\Delta` the decoders' independent real entries (their
-    upper triangles).
-
-    with analytic gradients (Hellmann–Feynman and first-order perturbation
-    theory through the eigendecompositions, then the vector–Jacobian products
-    of :math:`H_c` and :math:`M`).  Pixel values need no scaling: the Gram
+    upper triangles).  The gradients are analytic (Hellmann–Feynman and
+    first-order perturbation theory through the eigendecompositions, then the
+    vector–Jacobian products of :math:`H_c` and :math:`M`).  Pixel values need no scaling: the Gram
     matrices are normalised per window.
 
     Parameters
