@@ -481,8 +481,10 @@ def test_two_channel_images_and_explicit_windows():
 # The benchmark's data loading and training, on a stand-in for MNIST
 
 
-def _load_benchmark():
+def _load_benchmark(monkeypatch):
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_images.py"
+    # As when run as a script: its directory is on sys.path for _provenance.
+    monkeypatch.syspath_prepend(str(path.parent))
     spec = importlib.util.spec_from_file_location("bench_images", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -490,7 +492,7 @@ def _load_benchmark():
 
 
 def test_benchmark_mnist_path_on_a_stand_in(monkeypatch):
-    bench = _load_benchmark()
+    bench = _load_benchmark(monkeypatch)
     calls = []
 
     def fake_fetch_openml(name, **kwargs):
