@@ -19,7 +19,7 @@ import numpy as np
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
@@ -314,19 +314,32 @@ class _BasePMM(BaseEstimator, ABC):
     # fit
     # ------------------------------------------------------------------
 
-    def _fit_pmm(self, X, targets, sample_weight, y_shift, y_scale, warm, extra=None):
+    def _fit_pmm(
+        self,
+        X,
+        targets,
+        sample_weight,
+        y_shift,
+        y_scale,
+        warm,
+        extra=None,
+        validation_fold=None,
+    ):
         """Fit on validated, merged rows (:func:`merge_duplicate_rows`);
         ``targets`` are already in internal units.
 
         ``warm`` asks to continue from the previous fit (``warm_start`` and
-        fitted).  Every fitted attribute is set at the end, together with the
-        plain values in ``extra``.
+        fitted).  ``validation_fold`` is ``(index, n_folds, seed)`` or
+        ``None`` (see :meth:`_validation_split`).  Every fitted attribute is
+        set at the end, together with the plain values in ``extra``.
         """
         spec = self._model_spec(X.shape[1], targets.shape[1])
         model = self._build_model(spec)
         primary_map = model.map
         rng = check_random_state(self.random_state)
-        train, validation = self._validation_split(targets, sample_weight, rng)
+        train, validation = self._validation_split(
+            targets, sample_weight, rng, validation_fold
+        )
         x_scaling = primary_map.input_scaling(X[train], sample_weight[train])
 
         def prepare(rows):
@@ -425,10 +438,33 @@ class _BasePMM(BaseEstimator, ABC):
             self._fitted_model()[1], inverse, -y_shift / y_scale, 1.0 / y_scale
         )
 
-    def _validation_split(self, targets, sample_weight, rng):
+    def _validation_split(self, targets, sample_weight, rng, fold=None):
         """Row indices ``(train, validation)``; ``validation`` is ``None``
-        without early stopping or when the data are too few to split."""
+        without early stopping or when the data are too few to split.
+
+        ``fold = (index, n_folds, seed)`` holds out fold ``index`` of a
+        shuffled (stratified, for classifiers) ``n_folds``-fold split of the
+        rows instead of ``validation_fraction`` of them, whatever
+        ``early_stopping`` is: the members of :class:`PMMRegressorCV` and
+        :class:`PMMClassifierCV` stop early on their own fold.
+        """
         rows = np.arange(len(targets))
+        if fold is not None:
+            index, n_folds, seed = fold
+            if len(rows) < 2 * n_folds:
+                return rows, None
+            labels = self._stratify_labels(targets)
+            if labels is not None:
+                counts = np.bincount(labels)
+                if counts[counts > 0].min() < n_folds:
+                    labels = None  # a class too small to appear in every fold
+            splitter = (
+                KFold(n_folds, shuffle=True, random_state=seed)
+                if labels is None
+                else StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+            )
+            train, validation = list(splitter.split(rows, labels))[index]
+            return self._usable_split(rows, train, validation, sample_weight)
         if not self.early_stopping:
             return rows, None
         n_validation = int(np.ceil(self.validation_fraction * len(rows)))
@@ -446,6 +482,11 @@ class _BasePMM(BaseEstimator, ABC):
         train, validation = train_test_split(
             rows, test_size=n_validation, random_state=rng, stratify=labels
         )
+        return self._usable_split(rows, train, validation, sample_weight)
+
+    @staticmethod
+    def _usable_split(rows, train, validation, sample_weight):
+        """The sorted split, or no split if either side carries no weight."""
         if not (sample_weight[train].sum() > 0 and sample_weight[validation].sum() > 0):
             return rows, None
         return np.sort(train), np.sort(validation)

@@ -67,6 +67,11 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         self : object
             The fitted classifier.
         """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight=None, validation_fold=None):
+        """:meth:`fit`, optionally stopping early on a given fold
+        (:meth:`_validation_split`)."""
         warm_candidate = self.warm_start and hasattr(self, "classes_")
         X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm_candidate)
         check_classification_targets(y)
@@ -112,6 +117,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             y_scale=np.ones(n_classes),
             warm=warm,
             extra=extra,
+            validation_fold=validation_fold,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

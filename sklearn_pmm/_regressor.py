@@ -196,6 +196,11 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         self : object
             The fitted regressor.
         """
+        return self._fit(X, y, sample_weight)
+
+    def _fit(self, X, y, sample_weight=None, validation_fold=None):
+        """:meth:`fit`, optionally stopping early on a given fold
+        (:meth:`_validation_split`)."""
         warm_candidate = self.warm_start and hasattr(self, "hamiltonians_")
         X, y = validate_data(
             self,
@@ -221,6 +226,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             y_scale,
             warm=warm_candidate,
             extra={"_y_ndim": y.ndim},
+            validation_fold=validation_fold,
         )
 
     def _output_scaling(self, targets, sample_weight):
