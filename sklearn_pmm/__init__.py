@@ -7,9 +7,17 @@ and reads outputs from its eigensystem (Cook et al., Nature Communications 16,
 """
 
 from sklearn_pmm._classifier import PMMClassifier
+from sklearn_pmm._cv import PMMClassifierCV, PMMRegressorCV
 from sklearn_pmm._image_classifier import PMMImageClassifier
 from sklearn_pmm._regressor import PMMRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["PMMClassifier", "PMMImageClassifier", "PMMRegressor", "__version__"]
+__all__ = [
+    "PMMClassifier",
+    "PMMClassifierCV",
+    "PMMImageClassifier",
+    "PMMRegressor",
+    "PMMRegressorCV",
+    "__version__",
+]

@@ -119,6 +119,28 @@ SHARED = {
 
     Noisy data favour the first, exactly representable functions (such as
     the paper's noiseless benchmark) the second.""",
+    "committee_parameters": """n_estimators : int, default=5
+        Number ``K`` of members.  The rows (after merging duplicates, so that
+        integer sample weights equal repeated rows) are split into ``F``
+        folds, stratified by class for classifiers; with fewer than ``2 F``
+        distinct rows the members train on all rows and stop without a
+        validation split.
+    n_jobs : int or None, default=None
+        Number of members fitted at once, in threads.  ``None`` means 1
+        unless in a :obj:`joblib.parallel_config` context; ``-1`` means all
+        processors.  The members, and so the committee, do not depend on
+        it.""",
+    "committee_attributes": """estimators_ : list of {kind}
+        The ``K`` fitted members; member ``k`` stopped early on fold ``k``.
+    cv_scores_ : ndarray of shape (n_folds,)
+        Each member's best validation score ({score}) on its own held-out
+        fold, an out-of-fold estimate of the committee's score (NaN for a
+        member fitted without a split).
+    n_features_in_ : int
+        Number of features seen during :meth:`fit`.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during :meth:`fit`, defined only when ``X`` has
+        feature names that are all strings.""",
 }
 
 

@@ -9,7 +9,13 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from sklearn_pmm import PMMClassifier, PMMImageClassifier, PMMRegressor
+from sklearn_pmm import (
+    PMMClassifier,
+    PMMClassifierCV,
+    PMMImageClassifier,
+    PMMRegressor,
+    PMMRegressorCV,
+)
 
 CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, random_state=0)
 
@@ -55,6 +61,8 @@ ESTIMATORS = [
         max_iter=30,
         random_state=0,
     ),
+    PMMRegressorCV(PMMRegressor(**CHEAP), n_estimators=2),
+    PMMClassifierCV(PMMClassifier(matrix_size=4, n_eigenvectors=2, **CLASSIFIER)),
 ]
 
 

@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The cross-validation committees: folds that partition the rows, members
+that start on their own and stop early on their own fold, and a prediction
+that is their mean."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
+
+SMALL = dict(matrix_size=4, n_eigenvectors=2, max_iter=60, random_state=0)
+
+ignore_convergence = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+def regression_data(n_samples=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=n_samples)
+    return X, y
+
+
+def classification_data(n_samples=90, n_classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_samples, 3))
+    y = np.digitize(X[:, 0] + 0.5 * X[:, 1], np.linspace(-1, 1, n_classes - 1))
+    return X, y
+
+
+@pytest.mark.parametrize("n_folds", [2, 3, 5])
+def test_validation_folds_partition_the_rows_and_keep_class_shares(n_folds):
+    X, y = classification_data(n_samples=60)
+    member = PMMClassifier(**SMALL)
+    targets = np.eye(3)[y]
+    rng = np.random.RandomState(0)
+    held_out = []
+    for index in range(n_folds):
+        train, validation = member._validation_split(
+            targets, np.ones(len(y)), rng, (index, n_folds, 7)
+        )
+        assert_array_equal(np.sort(np.concatenate([train, validation])), np.arange(60))
+        # Stratified: every class has its share of the fold, within one row.
+        expected = np.bincount(y) / n_folds
+        assert np.all(np.abs(np.bincount(y[validation], minlength=3) - expected) <= 1)
+        held_out.append(validation)
+    assert_array_equal(np.sort(np.concatenate(held_out)), np.arange(60))
+
+
+def test_too_few_rows_for_the_folds_means_no_split():
+    member = PMMRegressor(**SMALL)
+    train, validation = member._validation_split(
+        np.zeros((9, 1)), np.ones(9), np.random.RandomState(0), (0, 5, 0)
+    )
+    assert validation is None
+    assert_array_equal(train, np.arange(9))
+
+
+@ignore_convergence
+def test_regressor_predicts_the_members_mean_and_records_their_fold_scores():
+    X, y = regression_data()
+    committee = PMMRegressorCV(PMMRegressor(**SMALL), n_estimators=3).fit(X, y)
+    assert len(committee.estimators_) == 3
+    predictions = np.array([member.predict(X) for member in committee.estimators_])
+    assert_allclose(committee.predict(X), predictions.mean(axis=0))
+    # Members with their own starts and folds: different models.
+    assert not np.allclose(predictions[0], predictions[1])
+    seeds = {m.random_state for m in committee.estimators_}
+    assert len(seeds) == 3
+    scores = [member.best_validation_score_ for member in committee.estimators_]
+    assert_allclose(committee.cv_scores_, scores)
+    assert committee.n_features_in_ == 3
+
+
+@ignore_convergence
+def test_members_stop_early_on_their_fold_even_without_early_stopping():
+    X, y = regression_data()
+    member = PMMRegressor(**SMALL, early_stopping=False)
+    committee = PMMRegressorCV(member, n_estimators=2).fit(X, y)
+    assert np.all(np.isfinite(committee.cv_scores_))
+    assert all(m.validation_scores_ for m in committee.estimators_)
+
+
+@ignore_convergence
+def test_regressor_multioutput_predicts_every_output():
+    X, y = regression_data()
+    Y = np.column_stack([y, -y])
+    committee = PMMRegressorCV(PMMRegressor(**SMALL), n_estimators=2).fit(X, Y)
+    assert committee.predict(X).shape == (len(X), 2)
+
+
+@ignore_convergence
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_averages_probabilities_and_is_consistent(n_classes):
+    X, y = classification_data(n_classes=n_classes)
+    labels = np.array(["a", "b", "c"])[y]
+    committee = PMMClassifierCV(PMMClassifier(**SMALL), n_estimators=3).fit(X, labels)
+    assert_array_equal(committee.classes_, np.unique(labels))
+    proba = committee.predict_proba(X)
+    members = np.array([m.predict_proba(X) for m in committee.estimators_])
+    assert_allclose(proba, members.mean(axis=0))
+    assert_allclose(proba.sum(axis=1), 1.0)
+    assert_array_equal(committee.predict(X), committee.classes_[proba.argmax(axis=1)])
+    assert_allclose(committee.predict_log_proba(X), np.log(proba))
+    scores = committee.decision_function(X)
+    if n_classes == 2:
+        assert_array_equal(scores > 0, committee.predict(X) == committee.classes_[1])
+    else:
+        assert_array_equal(scores.argmax(axis=1), proba.argmax(axis=1))
+    assert np.all((0 <= committee.cv_scores_) & (committee.cv_scores_ <= 1))
+
+
+@ignore_convergence
+@pytest.mark.parametrize("committee_class", [PMMRegressorCV, PMMClassifierCV])
+def test_same_random_state_same_committee_whatever_n_jobs(committee_class):
+    if committee_class is PMMRegressorCV:
+        X, y = regression_data()
+        member, method = PMMRegressor(**SMALL), "predict"
+    else:
+        X, y = classification_data()
+        member, method = PMMClassifier(**SMALL), "predict_proba"
+    serial = committee_class(member, n_estimators=3).fit(X, y)
+    threaded = committee_class(member, n_estimators=3, n_jobs=2).fit(X, y)
+    assert_array_equal(getattr(serial, method)(X), getattr(threaded, method)(X))
+
+
+def test_member_convergence_warnings_reach_the_caller():
+    # Three rows cannot make ten folds of two rows: the members fit without
+    # a split, so L-BFGS runs to max_iter and warns.
+    X, y = regression_data()
+    member = PMMRegressor(**{**SMALL, "max_iter": 2})
+    with pytest.warns(ConvergenceWarning):
+        committee = PMMRegressorCV(member, n_estimators=2).fit(X[:3], y[:3])
+    assert np.all(np.isnan(committee.cv_scores_))
+
+
+@pytest.mark.parametrize(
+    "committee", [PMMRegressorCV(PMMClassifier()), PMMClassifierCV(PMMRegressor())]
+)
+def test_member_of_the_wrong_kind_is_rejected(committee):
+    X, y = classification_data()
+    with pytest.raises(InvalidParameterError, match="estimator"):
+        committee.fit(X, y)
+
+
+def test_invalid_member_parameters_are_reported():
+    X, y = regression_data()
+    with pytest.raises(InvalidParameterError, match="matrix_size"):
+        PMMRegressorCV(PMMRegressor(matrix_size=0), n_estimators=2).fit(X, y)
+
+
+def test_default_member_is_the_default_estimator():
+    assert PMMRegressorCV()._default_estimator().get_params() == (
+        PMMRegressor().get_params()
+    )
+    assert PMMClassifierCV()._default_estimator().get_params() == (
+        PMMClassifier().get_params()
+    )
+
+
+@ignore_convergence
+def test_same_random_state_same_members():
+    X, y = regression_data()
+    first = PMMRegressorCV(PMMRegressor(**SMALL), n_estimators=2).fit(X, y)
+    second = PMMRegressorCV(PMMRegressor(**SMALL), n_estimators=2).fit(X, y)
+    assert_array_equal(first.predict(X), second.predict(X))
+    other = PMMRegressorCV(PMMRegressor(**{**SMALL, "random_state": 1}), n_estimators=2)
+    assert not np.allclose(other.fit(X, y).predict(X), first.predict(X))
+
+
+def test_committee_leaves_its_member_unfitted():
+    X, y = regression_data()
+    member = PMMRegressor(**SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        PMMRegressorCV(member, n_estimators=2).fit(X, y)
+    assert not hasattr(member, "hamiltonians_")
