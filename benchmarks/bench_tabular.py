@@ -16,6 +16,7 @@ with ``PYTHONPATH=.``)::
     python benchmarks/bench_tabular.py --models pmm --pmm-params '{"alpha": 0.1}'
     python benchmarks/bench_tabular.py --pmm-reg-params '{"matrix_size": 5}' \\
         --pmm-clf-params '{"temperature": 1.0}'
+    python benchmarks/bench_tabular.py --models pmm,pmm_cv --datasets diabetes
 
 Protocol
 --------
@@ -46,6 +47,10 @@ Models (``--models``: comma list of the keys, or ``all`` / ``peers``)
     with their defaults at run time, updated by ``--pmm-params`` (JSON, both
     estimators) and then ``--pmm-reg-params`` / ``--pmm-clf-params``.  Not
     tuned: the point is that the defaults generalise.
+``pmm_cv``
+    ``PMMRegressorCV`` / ``PMMClassifierCV`` with their defaults (five
+    members) around the ``pmm`` estimator above, parameters included.  Not
+    tuned either; it costs five PMM fits.
 ``ridge`` (regression)
     ``RidgeCV(alphas=logspace(-3, 3, 13))``: alpha chosen by its efficient
     leave-one-out (GCV) on the training fold instead of the inner k-fold.
@@ -93,7 +98,7 @@ trainable floats
     row and not counted), as in ``bench_classification.py`` and
     ``bench_paper.py``:
 
-    * PMM: ``n_params_``;
+    * PMM: ``n_params_``; a committee: the sum over its members;
     * ridge / logistic: ``coef_`` + ``intercept_``;
     * MLP: all ``coefs_`` and ``intercepts_`` (+ 2 for the target scaler in
       regression);
@@ -110,7 +115,8 @@ conv. warn.
 
 Summary
 -------
-"PMM vs best peer" per dataset: regression, PMM R² minus the best peer's R²
+"PMM vs best peer" per dataset and PMM model run (``pmm``, ``pmm_cv``):
+regression, PMM R² minus the best peer's R²
 (target: within 0.02 on diabetes); classification, PMM accuracy minus the
 better of LogisticRegression and MLPClassifier (target: within 0.5
 percentage point); and no ConvergenceWarning in any PMM fold.  Without the
@@ -171,19 +177,22 @@ DATASETS = {
     "breast_cancer": ("classification", lambda: load_breast_cancer(return_X_y=True)),
     "digits": ("classification", lambda: load_digits(return_X_y=True)),
 }
-MODELS = ("pmm", "ridge", "gp", "mlp", "hgb", "logistic", "svc")
+MODELS = ("pmm", "pmm_cv", "ridge", "gp", "mlp", "hgb", "logistic", "svc")
 TASK_MODELS = {
-    "regression": ("pmm", "ridge", "gp", "mlp", "hgb"),
-    "classification": ("pmm", "logistic", "mlp", "svc"),
+    "regression": ("pmm", "pmm_cv", "ridge", "gp", "mlp", "hgb"),
+    "classification": ("pmm", "pmm_cv", "logistic", "mlp", "svc"),
 }
-PEERS = tuple(m for m in MODELS if m != "pmm")
+PMM_KEYS = ("pmm", "pmm_cv")
+PEERS = tuple(m for m in MODELS if m not in PMM_KEYS)
 LABELS = {
     ("regression", "pmm"): "PMMRegressor",
+    ("regression", "pmm_cv"): "PMMRegressorCV",
     ("regression", "ridge"): "RidgeCV",
     ("regression", "gp"): "GP (Matérn 2.5 ARD)",
     ("regression", "mlp"): "MLPRegressor",
     ("regression", "hgb"): "HistGradientBoosting",
     ("classification", "pmm"): "PMMClassifier",
+    ("classification", "pmm_cv"): "PMMClassifierCV",
     ("classification", "logistic"): "LogisticRegression",
     ("classification", "mlp"): "MLPClassifier",
     ("classification", "svc"): "SVC (RBF)",
@@ -192,12 +201,21 @@ ALIASES = {"lr": "logistic", "pmm-default": "pmm", "default": "pmm", "svm": "svc
 RIDGE_ALPHAS = np.logspace(-3, 3, 13)
 
 
-def _pmm(task):
-    """The PMM estimator class, imported only when a PMM is run (so that a
-    peers-only run does not depend on the package's state)."""
-    from sklearn_pmm import PMMClassifier, PMMRegressor
+def _pmm(task, committee=False):
+    """The PMM estimator (or committee) class, imported only when a PMM is run
+    (so that a peers-only run does not depend on the package's state)."""
+    from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
 
-    return PMMRegressor if task == "regression" else PMMClassifier
+    if task == "regression":
+        return PMMRegressorCV if committee else PMMRegressor
+    return PMMClassifierCV if committee else PMMClassifier
+
+
+def _pmm_pipeline(task, key, seed, pmm_params):
+    member = _pmm(task)(random_state=seed, **pmm_params)
+    if key == "pmm_cv":
+        return make_pipeline(StandardScaler(), _pmm(task, committee=True)(member))
+    return make_pipeline(StandardScaler(), member)
 
 
 def _tuned(pipeline, grid, inner):
@@ -214,10 +232,8 @@ def make_model(task, key, seed, n_features, inner_folds, pmm_params):
     """The (possibly grid-searched) pipeline of one model on one task."""
     if task == "regression":
         inner = KFold(inner_folds, shuffle=True, random_state=seed)
-        if key == "pmm":
-            return make_pipeline(
-                StandardScaler(), _pmm(task)(random_state=seed, **pmm_params)
-            )
+        if key in PMM_KEYS:
+            return _pmm_pipeline(task, key, seed, pmm_params)
         if key == "ridge":
             return make_pipeline(StandardScaler(), RidgeCV(alphas=RIDGE_ALPHAS))
         if key == "gp":
@@ -258,10 +274,8 @@ def make_model(task, key, seed, n_features, inner_folds, pmm_params):
             return _tuned(model, grid, inner)
     else:
         inner = StratifiedKFold(inner_folds, shuffle=True, random_state=seed)
-        if key == "pmm":
-            return make_pipeline(
-                StandardScaler(), _pmm(task)(random_state=seed, **pmm_params)
-            )
+        if key in PMM_KEYS:
+            return _pmm_pipeline(task, key, seed, pmm_params)
         if key == "logistic":
             model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
             grid = {"logisticregression__C": list(np.logspace(-3, 3, 7))}
@@ -298,7 +312,7 @@ def describe_grids(inner_folds, results=None, datasets_info=None):
     for task, keys in TASK_MODELS.items():
         n_features = 10
         for key in keys:
-            if key == "pmm" or (run is not None and (task, key) not in run):
+            if key in PMM_KEYS or (run is not None and (task, key) not in run):
                 continue
             model = make_model(task, key, 0, n_features, inner_folds, {})
             if isinstance(model, GridSearchCV):
@@ -341,6 +355,8 @@ def count_floats(est):
     """Trainable floats of a fitted final estimator (see the docstring)."""
     if hasattr(est, "n_params_"):  # PMMRegressor, PMMClassifier
         return int(est.n_params_)
+    if hasattr(est, "cv_scores_"):  # the committees use every member
+        return int(sum(member.n_params_ for member in est.estimators_))
     if isinstance(est, RidgeCV | LogisticRegression):
         return int(np.size(est.coef_) + np.size(est.intercept_))
     if isinstance(est, MLPRegressor | MLPClassifier):
@@ -424,9 +440,9 @@ def fit_fold(job):
         "refit_s": model.refit_time_ if isinstance(model, GridSearchCV) else wall,
         "floats": count_floats(final) + extra,
         "n_convergence_warnings": len(conv),
-        "convergence_messages": sorted(set(conv))[:3] if key == "pmm" else [],
+        "convergence_messages": sorted(set(conv))[:3] if key in PMM_KEYS else [],
         "chosen": _chosen(model, final),
-        "n_iter": (int(np.max(final.n_iter_)) if hasattr(final, "n_iter_") else None),
+        "n_iter": _iterations(final),
     }
     if task == "regression":
         record["score"] = float(r2_score(y[test], pred))
@@ -436,13 +452,28 @@ def fit_fold(job):
     return record
 
 
+def _iterations(final):
+    """Iterations of the final fit; a list, one per member, for a committee."""
+    if hasattr(final, "cv_scores_"):
+        return [int(member.n_iter_) for member in final.estimators_]
+    return int(np.max(final.n_iter_)) if hasattr(final, "n_iter_") else None
+
+
 def _indexed_fit(index, job):
     return index, fit_fold(job)
 
 
 def _cost(name, key):
     """Rough relative cost of one job, to start the long ones first."""
-    weight = {"pmm": 20, "mlp": 10, "gp": 6, "hgb": 3, "svc": 1, "logistic": 1}
+    weight = {
+        "pmm_cv": 100,
+        "pmm": 20,
+        "mlp": 10,
+        "gp": 6,
+        "hgb": 3,
+        "svc": 1,
+        "logistic": 1,
+    }
     size = {"digits": 8, "breast_cancer": 2, "friedman1": 2, "diabetes": 2}
     return weight.get(key, 0.1) * size.get(name, 1)
 
@@ -496,12 +527,14 @@ def _gp_choice(folds):
 
 
 def summary_lines(results, datasets_info):
-    """'PMM vs best peer' lines (or the peer bar when the PMM was not run)."""
+    """'PMM vs best peer' lines, one per PMM model run (or the peer bar when
+    no PMM was run)."""
     lines = []
-    all_met = []
+    all_met = {key: [] for key in PMM_KEYS}
     for name, models in results.items():
         task = datasets_info[name]["task"]
-        peers = [m for m in models if m != "pmm"]
+        peers = [m for m in models if m not in PMM_KEYS]
+        pmm_keys = [k for k in PMM_KEYS if k in models]
         if task == "regression":
             ref_keys = peers
             ref_text = "best peer"
@@ -511,9 +544,10 @@ def summary_lines(results, datasets_info):
             ref_text = "better of LogisticRegression/MLPClassifier"
             target = 0.005
         if not ref_keys:
-            if "pmm" in models:
-                s = _scores(models["pmm"]).mean()
-                lines.append(f"- {name}: PMM {s:.4f}; no reference peer run.")
+            for key in pmm_keys:
+                s = _scores(models[key]).mean()
+                label = LABELS[(task, key)]
+                lines.append(f"- {name}: {label} {s:.4f}; no reference peer run.")
             continue
         best = max(ref_keys, key=lambda k: _scores(models[k]).mean())
         best_score = _scores(models[best]).mean()
@@ -522,7 +556,7 @@ def summary_lines(results, datasets_info):
             ref = f"{best_score:.4f} ({best_label})"
         else:
             ref = f"{100 * best_score:.2f} % ({best_label})"
-        if "pmm" not in models:
+        if not pmm_keys:
             bar = (
                 f"PMM needs R² ≥ {best_score - target:.4f}"
                 if task == "regression" and target is not None
@@ -532,28 +566,37 @@ def summary_lines(results, datasets_info):
             )
             lines.append(f"- {name}: {ref_text} {ref}; {bar}.")
             continue
-        pmm = models["pmm"]
-        score = _scores(pmm).mean()
-        diff = score - best_score
-        warned = sum(f["n_convergence_warnings"] > 0 for f in pmm)
-        if task == "regression":
-            text = f"PMM R² {score:.4f} vs {ref_text} {ref}: {diff:+.4f}"
-        else:
-            text = f"PMM {100 * score:.2f} % vs {ref_text} {ref}: {100 * diff:+.2f} pp"
-        text += f"; ConvergenceWarning in {warned}/{len(pmm)} folds"
-        if target is not None:
-            met = diff >= -target - 1e-12 and warned == 0
-            all_met.append(met)
-            limit = f"{target}" if task == "regression" else "0.5 pp"
-            verdict = "met" if met else "NOT met"
-            text += f" (target: within {limit}, no warning: {verdict})"
-        else:
-            text += " (no score target)"
-        lines.append(f"- {name}: {text}.")
-    if all_met:
-        lines.append(
-            f"- Targets met on {sum(all_met)}/{len(all_met)} datasets with a target."
-        )
+        for key in pmm_keys:
+            folds = models[key]
+            label = LABELS[(task, key)]
+            score = _scores(folds).mean()
+            diff = score - best_score
+            warned = sum(f["n_convergence_warnings"] > 0 for f in folds)
+            if task == "regression":
+                text = f"{label} R² {score:.4f} vs {ref_text} {ref}: {diff:+.4f}"
+            else:
+                text = (
+                    f"{label} {100 * score:.2f} % vs {ref_text} {ref}: "
+                    f"{100 * diff:+.2f} pp"
+                )
+            text += f"; ConvergenceWarning in {warned}/{len(folds)} folds"
+            if target is not None:
+                met = diff >= -target - 1e-12 and warned == 0
+                all_met[key].append(met)
+                limit = f"{target}" if task == "regression" else "0.5 pp"
+                verdict = "met" if met else "NOT met"
+                text += f" (target: within {limit}, no warning: {verdict})"
+            else:
+                text += " (no score target)"
+            lines.append(f"- {name}: {text}.")
+    for key, met in all_met.items():
+        if met:
+            suffix = "CV" if key == "pmm_cv" else ""
+            models = f"PMMRegressor{suffix}/PMMClassifier{suffix}"
+            lines.append(
+                f"- {models}: targets met on {sum(met)}/{len(met)} datasets with "
+                "a target."
+            )
     return lines
 
 
@@ -590,7 +633,10 @@ def build_report(results, datasets_info, args, meta):
     add("")
     if meta["pmm_params"]:
         for task, params in meta["pmm_params"].items():
-            add(f"{LABELS[(task, 'pmm')]} as run: `{params}`.")
+            add(
+                f"{LABELS[(task, 'pmm')]} as run (the members of "
+                f"{LABELS[(task, 'pmm_cv')]}, five by default): `{params}`."
+            )
         add("")
     for task, metric in (("regression", "R²"), ("classification", "accuracy %")):
         names = [n for n in results if datasets_info[n]["task"] == task]
@@ -634,7 +680,7 @@ def build_report(results, datasets_info, args, meta):
     for name, models in results.items():
         task = datasets_info[name]["task"]
         for key, folds in models.items():
-            if key == "pmm":
+            if key in PMM_KEYS:
                 iters = [f["n_iter"] for f in folds]
                 text = f"(as run, not tuned) L-BFGS iterations per fold {iters}"
             elif key == "gp":
@@ -705,7 +751,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--models",
-        help=f"comma list from {', '.join(MODELS)}, or 'peers' (all but pmm); "
+        help=f"comma list from {', '.join(MODELS)}, or 'peers' (all but the PMMs); "
         "default all.  Models that do not apply to a dataset's task are skipped",
     )
     parser.add_argument(
@@ -749,7 +795,9 @@ def main(argv=None):
     }
     pmm_full = {}
     for task in ("regression", "classification"):
-        if "pmm" not in models or not any(DATASETS[n][0] == task for n in datasets):
+        if not set(PMM_KEYS) & set(models) or not any(
+            DATASETS[n][0] == task for n in datasets
+        ):
             continue
         cls = _pmm(task)
         try:
@@ -794,7 +842,7 @@ def main(argv=None):
         for key in models:
             if key not in TASK_MODELS[task]:
                 continue
-            params = pmm_params[task] if key == "pmm" else {}
+            params = pmm_params[task] if key in PMM_KEYS else {}
             for fold in range(5):
                 jobs.append(
                     (name, task, key, fold, args.seed, args.inner_folds, params)
