@@ -2,15 +2,14 @@
 """Cross-validation committees of PMMs.
 
 One PMM fit depends on its random start and on the random tenth of the rows
-it holds out for early stopping: on small or noisy data its score moves by a
-point or more from one ``random_state`` to the next.  A committee fits
-``K`` members, each from its own start and stopping early on its own fold of
-one shuffled split of the rows, and predicts their mean.  The folds are as
-large as a single fit's validation split, so every member trains on as many
-rows as one PMM does, and they are disjoint, so the members' validation
-scores are out-of-fold estimates.  scikit-learn's
-``CalibratedClassifierCV(ensemble=True)`` keeps its fold models in the same
-way.
+it holds out for early stopping, and on small or noisy data its score moves
+with its ``random_state``.  A committee fits ``K`` members, each from its own
+start and stopping early on its own fold of one shuffled split of the rows,
+and predicts their mean.  The folds are as large as a single fit's
+validation split, so every member trains on as many rows as one PMM does,
+and they are disjoint, so the members' validation scores are out-of-fold
+estimates.  scikit-learn's ``CalibratedClassifierCV(ensemble=True)`` keeps
+its fold models in the same way.
 """
 
 from numbers import Integral
@@ -102,9 +101,9 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
 
         \hat y(x) = \frac1K \sum_{k=1}^{K} \hat y^{(k)}(x).
 
-    A committee costs ``K`` fits and removes most of the variation of one
-    fit between random states; ``benchmarks/results/tabular.md`` compares
-    the two.
+    The mean averages over the members' starts and validation folds, on
+    which one fit depends; it costs ``K`` fits.
+    ``benchmarks/results/tabular.md`` compares committees with single PMMs.
 
     Parameters
     ----------
@@ -206,9 +205,10 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
 
         \bar p_c(x) = \frac1K \sum_{k=1}^{K} p_c^{(k)}(x),
 
-    which :meth:`predict` maximises.  A committee costs ``K`` fits and
-    removes most of the variation of one fit between random states;
-    ``benchmarks/results/tabular.md`` compares the two.
+    which :meth:`predict` maximises.  The mean averages over the members'
+    starts and validation folds, on which one fit depends; it costs ``K``
+    fits.  ``benchmarks/results/tabular.md`` compares committees with single
+    PMMs.
 
     Parameters
     ----------

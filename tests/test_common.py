@@ -19,13 +19,11 @@ from sklearn_pmm import (
 
 CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, random_state=0)
 
-# Cheap classifier configurations.  The training loss is non-convex and
-# L-BFGS amplifies rounding differences roughly tenfold every few iterations,
-# so two fits that are equal in exact arithmetic (weights versus repeated
-# rows, check_sample_weight_equivalence_on_dense_data) drift apart after
-# about 20 iterations.  Ten iterations keep them at most 1e-4 of the check's
-# tolerance apart, while every other check still sees a working classifier;
-# test_weights_equal_repeats tests the weighting exactly, on the loss itself.
+# Cheap classifier configurations: ten iterations keep the many common
+# checks fast while every check still sees a working classifier.  Weighted
+# and repeated rows give the same fit because fit merges duplicate rows
+# first; test_fitting runs scikit-learn's sample-weight check on full
+# default fits.
 CLASSIFIER = dict(max_iter=10, random_state=0)
 
 ESTIMATORS = [

@@ -181,3 +181,24 @@ def test_committee_leaves_its_member_unfitted():
         warnings.simplefilter("ignore", ConvergenceWarning)
         PMMRegressorCV(member, n_estimators=2).fit(X, y)
     assert not hasattr(member, "hamiltonians_")
+
+
+@ignore_convergence
+def test_image_classifier_members_stop_on_their_folds():
+    from sklearn.datasets import load_digits
+
+    from sklearn_pmm import PMMImageClassifier
+
+    X, y = load_digits(n_class=3, return_X_y=True)
+    member = PMMImageClassifier(
+        window_shape=4,
+        stride=4,
+        latent_size=3,
+        matrix_size=3,
+        max_iter=20,
+        random_state=0,
+    )
+    committee = PMMClassifierCV(member, n_estimators=2)
+    committee.fit(X[:120], y[:120])
+    assert np.all(np.isfinite(committee.cv_scores_))
+    assert committee.predict_proba(X[120:130]).shape == (10, 3)
