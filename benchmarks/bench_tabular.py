@@ -17,6 +17,7 @@ with ``PYTHONPATH=.``)::
     python benchmarks/bench_tabular.py --pmm-reg-params '{"matrix_size": 5}' \\
         --pmm-clf-params '{"temperature": 1.0}'
     python benchmarks/bench_tabular.py --models pmm,pmm_cv --datasets diabetes
+    python benchmarks/bench_tabular.py --models pmm --pmm-params '{"random_state": 1}'
 
 Protocol
 --------
@@ -45,7 +46,8 @@ Models (``--models``: comma list of the keys, or ``all`` / ``peers``)
 ``pmm``
     ``PMMRegressor(random_state=seed)`` / ``PMMClassifier(random_state=seed)``
     with their defaults at run time, updated by ``--pmm-params`` (JSON, both
-    estimators) and then ``--pmm-reg-params`` / ``--pmm-clf-params``.  Not
+    estimators) and then ``--pmm-reg-params`` / ``--pmm-clf-params``; a
+    ``random_state`` there gives other starts on the same folds.  Not
     tuned: the point is that the defaults generalise.
 ``pmm_cv``
     ``PMMRegressorCV`` / ``PMMClassifierCV`` with their defaults (five
@@ -212,7 +214,8 @@ def _pmm(task, committee=False):
 
 
 def _pmm_pipeline(task, key, seed, pmm_params):
-    member = _pmm(task)(random_state=seed, **pmm_params)
+    # --pmm-params may set random_state: other starts on the same folds.
+    member = _pmm(task)(**{"random_state": seed, **pmm_params})
     if key == "pmm_cv":
         return make_pipeline(StandardScaler(), _pmm(task, committee=True)(member))
     return make_pipeline(StandardScaler(), member)
