@@ -138,7 +138,7 @@ SHARED = {
         member fitted without a split).
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :meth:`fit`, defined only when ``X`` has
         feature names that are all strings.""",
 }
