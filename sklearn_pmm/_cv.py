@@ -35,7 +35,6 @@ from sklearn_pmm._regressor import PMMRegressor
 
 def _fit_member(estimator, seed, X, y, sample_weight, fold):
     member = clone(estimator).set_params(random_state=seed)
-    member._validate_params()
     return member._fit(X, y, sample_weight, validation_fold=fold)
 
 
@@ -56,6 +55,8 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
         estimator = self.estimator
         if estimator is None:
             estimator = self._default_estimator()
+        # Members call _fit, past fit's parameter check: check once here.
+        estimator._validate_params()
         # Folds the size of a single fit's validation split, so that every
         # member trains on as many rows as one PMM does.
         n_folds = max(self.n_estimators, round(1 / estimator.validation_fraction))

@@ -132,7 +132,7 @@ SHARED = {
         it.""",
     "committee_attributes": """estimators_ : list of {kind}
         The ``K`` fitted members; member ``k`` stopped early on fold ``k``.
-    cv_scores_ : ndarray of shape (n_folds,)
+    cv_scores_ : ndarray of shape (n_estimators,)
         Each member's best validation score ({score}) on its own held-out
         fold, an out-of-fold estimate of the committee's score (NaN for a
         member fitted without a split).
