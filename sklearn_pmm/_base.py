@@ -38,6 +38,10 @@ _PATH_STAGES = 3
 # iterations (0.1 % per iteration): noiseless fits keep improving slowly for
 # thousands of iterations, so the gradient tolerance alone never ends them.
 _PROGRESS = (100, 0.1)
+# A converged candidate that will, if chosen, continue on every row (see
+# _fit_pmm) only has to be good enough to choose between starts: it stops at
+# 10 % over 50 iterations, and the run on every row goes on to _PROGRESS.
+_SCREENING_PROGRESS = (50, 0.1)
 # batch_size="auto" for Adam, as in scikit-learn's MLP.
 _AUTO_BATCH_SIZE = 200
 
@@ -373,6 +377,12 @@ class _BasePMM(BaseEstimator, ABC):
                 targets[validation],
                 sample_weight[validation],
             )
+        # The validation split (not a committee's fold) only chooses between
+        # candidates; a converged (unpenalised) candidate does not depend on
+        # it, so the chosen one ends on every row.
+        finish = (
+            held_out is not None and validation_fold is None and self.solver == "lbfgs"
+        )
         n_workers = effective_n_jobs(self.n_jobs)
         policy = self._policy(model)
         with single_blas_thread():
@@ -381,7 +391,7 @@ class _BasePMM(BaseEstimator, ABC):
                 # chunks, and so every result, are the same as in series.
                 runs = Parallel(n_jobs=min(n_workers, len(starts)), prefer="threads")(
                     delayed(self._run_solver)(
-                        data, held_out, theta0, index, seed, policy.serial()
+                        data, held_out, theta0, index, seed, policy.serial(), finish
                     )
                     for index, (theta0, seed) in enumerate(
                         zip(starts, seeds, strict=True)
@@ -390,7 +400,9 @@ class _BasePMM(BaseEstimator, ABC):
             else:
                 with policy:
                     runs = [
-                        self._run_solver(data, held_out, theta0, index, seed, policy)
+                        self._run_solver(
+                            data, held_out, theta0, index, seed, policy, finish
+                        )
                         for index, (theta0, seed) in enumerate(
                             zip(starts, seeds, strict=True)
                         )
@@ -399,6 +411,18 @@ class _BasePMM(BaseEstimator, ABC):
         # first start on ties.
         best = min(range(len(runs)), key=lambda index: runs[index].selection_loss)
         run = runs[best]
+        n_iter_before = 0  # of a converged candidate continued on every row
+        if finish and not run.stopped_early:
+            n_iter_before = run.result.nit
+            every_row = data._replace(
+                inputs=prepare(slice(None)),
+                targets=targets,
+                sample_weight=sample_weight,
+            )
+            with single_blas_thread(), policy:
+                run = self._finish_on_every_row(
+                    every_row, run, best, seeds[best], policy
+                )
         if not np.all(np.isfinite(run.theta)) or not np.isfinite(run.result.fun):
             raise ValueError(
                 "L-BFGS produced non-finite parameters; try a larger alpha or "
@@ -416,7 +440,9 @@ class _BasePMM(BaseEstimator, ABC):
                     stacklevel=3,
                 )
         else:
-            n_iter = _check_optimize_result("lbfgs", run.result, self.max_iter)
+            n_iter = n_iter_before + _check_optimize_result(
+                "lbfgs", run.result, self.max_iter
+            )
         theta = model.rescale(run.theta, x_scaling, y_shift, y_scale)
         fitted = {
             "n_iter_": max(n_iter, 1),
@@ -491,7 +517,7 @@ class _BasePMM(BaseEstimator, ABC):
             return rows, None
         return np.sort(train), np.sort(validation)
 
-    def _run_solver(self, data, held_out, theta0, start, seed, policy):
+    def _run_solver(self, data, held_out, theta0, start, seed, policy, finish=False):
         """One solver run from ``theta0``, choosing on ``held_out`` if given.
 
         Without a validation split it is one run at the fixed smoothness
@@ -544,6 +570,8 @@ class _BasePMM(BaseEstimator, ABC):
             tracker.best_score,
         )
         converged_prefix = None if prefix is None else f"{prefix} converged"
+        if finish:
+            solve = self._stage_solver(data, seed, policy, _SCREENING_PROGRESS)
         result, curve = solve(0.0, theta0, None, converged_prefix)
         loss, score = validate(result.x)
         scores = [*tracker.scores, score]
@@ -551,7 +579,22 @@ class _BasePMM(BaseEstimator, ABC):
             return smooth._replace(validation_scores=scores)
         return _Run(result, curve, result.x, loss, False, scores, score)
 
-    def _stage_solver(self, data, seed, policy, optimizer=None, max_iter=None):
+    def _finish_on_every_row(self, data, run, start, seed, policy):
+        """``run`` (a converged candidate) continued to convergence on
+        ``data``, the training and the held-out rows together; ``result`` is
+        that of the continuation alone."""
+        prefix = None
+        if self.verbose:
+            prefix = f"[{type(self).__name__}] start {start} on every row"
+        solve = self._stage_solver(data, seed, policy)
+        result, curve = solve(0.0, run.theta, None, prefix)
+        return run._replace(
+            result=result, loss_curve=run.loss_curve + curve, theta=result.x
+        )
+
+    def _stage_solver(
+        self, data, seed, policy, progress=_PROGRESS, optimizer=None, max_iter=None
+    ):
         """``solve(smoothness, theta, monitor, prefix) -> (result, loss_curve)``.
 
         An ``optimizer`` (Adam state) means Adam, whatever ``solver`` is.
@@ -579,7 +622,7 @@ class _BasePMM(BaseEstimator, ABC):
                     max_iter=self.max_iter,
                     tol=self.tol,
                     monitor=monitor,
-                    progress=_PROGRESS,
+                    progress=progress,
                     verbose_prefix=prefix,
                 )
 

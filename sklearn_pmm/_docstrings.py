@@ -41,9 +41,9 @@ SHARED = {
         ``tol`` or the training loss fell by less than 10 % over the last
         100 iterations; Adam when the epoch loss has not improved by ``tol``
         for ``n_iter_no_change`` epochs.
-    n_restarts : int, default=0
+    n_restarts : int, default={n_restarts}
         Extra random starting points; the lowest validation loss (training
-        loss without ``early_stopping``) wins.
+        loss without ``early_stopping``) wins.  {restarts_why}
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the (merged) training rows and
         choose the model on them, as described in Notes.  Data too small to
@@ -83,7 +83,8 @@ SHARED = {
     verbose : int, default=0
         Print the loss, gradient norm and elapsed time at every iteration.""",
     "fit_attributes": r"""n_iter_ : int
-        Solver iterations (epochs) of the retained run, over all its stages.
+        Solver iterations (epochs) of the retained run, over all its stages
+        (and its continuation on every row, see Notes).
     loss_ : float
         Final training loss (internal units) of the retained run.
     loss_curve_ : list of float
@@ -118,7 +119,13 @@ SHARED = {
     - the *converged* candidate is the unpenalised fit run to convergence.
 
     Noisy data favour the first, exactly representable functions (such as
-    the paper's noiseless benchmark) the second.""",
+    the paper's noiseless benchmark) the second.  Once chosen, a converged
+    candidate, which does not depend on the held-out rows, continues on
+    every row (training and held-out) until it converges again (L-BFGS
+    only); until then it stops sooner, when its loss fell by less than 10 %
+    over 50 iterations rather than 100.  The members of
+    :class:`PMMRegressorCV` and :class:`PMMClassifierCV` do not continue:
+    their folds stay out-of-fold.""",
     "committee_parameters": """n_estimators : int, default=5
         Number ``K`` of members.  The rows (after merging duplicates, so that
         integer sample weights equal repeated rows) are split into ``F``

@@ -132,7 +132,9 @@ class PMMImageClassifier(_PMMClassifierBase):
         loss without ``early_stopping``) wins.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training images (stratified)
-        and keep the parameters of the lowest validation loss.
+        and keep the parameters of the lowest validation loss; as in
+        :class:`PMMClassifier`, a chosen unpenalised fit then continues on
+        every image.
     validation_fraction : float, default=0.1
         Fraction of the training images held out for ``early_stopping``.
     n_iter_no_change : int, default=10

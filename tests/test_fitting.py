@@ -4,6 +4,7 @@ training rows, early stopping on a validation split, the smoothness prior,
 and fits that either succeed or leave the estimator as it was."""
 
 import copy
+import re
 import warnings
 
 import numpy as np
@@ -12,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_pmm import PMMClassifier, PMMRegressor
+from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
 from sklearn_pmm._base import merge_duplicate_rows
 from sklearn_pmm._model import PMMModel
 
@@ -97,6 +98,52 @@ def test_early_stopping_keeps_the_better_candidate(estimator_class):
     # (The kept path iterate has the lowest validation loss, whose score,
     # an accuracy for classifiers, need not be the highest.)
     assert len(est.loss_curve_) == est.n_iter_
+
+
+def noiseless_data(n_samples=200):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n_samples, 2))
+    return X, np.sin(X[:, 0]) + 0.5 * X[:, 0] * X[:, 1]
+
+
+def test_the_chosen_converged_candidate_ends_on_every_row(capsys):
+    # Noiseless data: the converged candidate wins, then goes on from where
+    # it stopped on all rows, the held-out ones included.
+    X, y = noiseless_data()
+    est = PMMRegressor(**SMALL, n_restarts=0, verbose=1).fit(X, y)
+    assert est.best_validation_score_ == est.validation_scores_[-1]
+    lines = capsys.readouterr().out.splitlines()
+    converged = [line for line in lines if "start 0 converged iteration" in line]
+    every_row = [line for line in lines if "start 0 on every row iteration" in line]
+    assert converged and every_row
+    assert est.n_iter_ == len(est.loss_curve_) == len(converged) + len(every_row)
+    final_loss = float(re.search(r"loss=(\S+)", every_row[-1]).group(1))
+    assert est.loss_ == pytest.approx(final_loss, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        # Adam's converged candidate ends where it stopped (large data).
+        lambda: PMMRegressor(**SMALL, n_restarts=0, solver="adam", max_iter=20),
+        # A committee member's fold stays out-of-fold.
+        lambda: PMMRegressorCV(
+            PMMRegressor(**SMALL, n_restarts=0, max_iter=500), n_estimators=2
+        ),
+    ],
+    ids=["adam", "committee_member"],
+)
+def test_no_run_on_every_row(make_estimator, capsys):
+    X, y = noiseless_data()
+    est = make_estimator()
+    est.set_params(
+        **{"estimator__verbose" if hasattr(est, "estimator") else "verbose": 1}
+    )
+    with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
+        est.fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert any("converged iteration" in line for line in lines)
+    assert not any("on every row" in line for line in lines)
 
 
 @ignore_convergence
@@ -184,7 +231,8 @@ def test_adam_fits_and_is_deterministic():
     second = PMMRegressor(**params, max_iter=40, n_jobs=2).fit(X, y)
     assert_array_equal(first.predict(X), second.predict(X))
     assert first.score(X, y) > 0.9
-    assert len(first.loss_curve_) == first.n_iter_ <= 40
+    # max_iter epochs per stage: at most four stages of the smoothness path.
+    assert len(first.loss_curve_) == first.n_iter_ <= 4 * 40
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
@@ -293,7 +341,8 @@ def test_chunk_rows_follow_working_memory():
     from sklearn import config_context
 
     X, y = make_data(PMMRegressor, n_samples=300)
-    est = PMMRegressor(**SMALL, max_iter=30)
+    # One start: the tolerance is for one trajectory's rounding.
+    est = PMMRegressor(**SMALL, max_iter=30, n_restarts=0)
     with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
         reference = est.fit(X, y).predict(X)
     # Chunks of 51 rows: the same model to rounding (sums in another order).
@@ -301,7 +350,7 @@ def test_chunk_rows_follow_working_memory():
         config_context(working_memory=1e-6),
         warnings.catch_warnings(action="ignore", category=ConvergenceWarning),
     ):
-        tiny = PMMRegressor(**SMALL, max_iter=30).fit(X, y).predict(X)
+        tiny = PMMRegressor(**SMALL, max_iter=30, n_restarts=0).fit(X, y).predict(X)
     assert_allclose(tiny, reference, rtol=1e-6)
 
 

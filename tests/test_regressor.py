@@ -32,8 +32,9 @@ from sklearn_pmm import PMMRegressor
 
 READOUTS = ["decoder", "expectation", "eigenvalues"]
 # These tests check the mechanics of one fit on all rows (losses, curves,
-# trajectories), so they turn off the default validation split and prior.
-FULL_DATA = dict(early_stopping=False, smoothness=0.0)
+# trajectories), so they turn off the default validation split, prior and
+# restart.
+FULL_DATA = dict(early_stopping=False, smoothness=0.0, n_restarts=0)
 TINY = dict(matrix_size=3, n_eigenvectors=2, random_state=0, **FULL_DATA)
 
 # Short fits stop at max_iter on purpose (to compare optimisation
