@@ -533,7 +533,9 @@ class _BasePMM(BaseEstimator, ABC):
 
         Noisy data favour the first (it stops before fitting the noise),
         exactly representable functions the second (the validation loss of a
-        noiseless fit plateaus long before the fit is done).
+        noiseless fit plateaus long before the fit is done).  ``finish`` says
+        that a chosen converged candidate will continue on every row, so it
+        may stop at the looser ``_SCREENING_PROGRESS``.
         """
         model = data.model
         prefix = f"[{type(self).__name__}] start {start}" if self.verbose else None
@@ -597,7 +599,8 @@ class _BasePMM(BaseEstimator, ABC):
     ):
         """``solve(smoothness, theta, monitor, prefix) -> (result, loss_curve)``.
 
-        An ``optimizer`` (Adam state) means Adam, whatever ``solver`` is.
+        ``progress`` is L-BFGS's ``(window, rtol)`` convergence test.  An
+        ``optimizer`` (Adam state) means Adam, whatever ``solver`` is.
         """
         model = data.model
 
