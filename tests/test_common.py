@@ -17,7 +17,8 @@ from sklearn_pmm import (
     PMMRegressorCV,
 )
 
-CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, random_state=0)
+# One start: the common checks test the API, not restarts (tests/test_fitting.py).
+CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, n_restarts=0, random_state=0)
 
 # Cheap classifier configurations: ten iterations keep the many common
 # checks fast while every check still sees a working classifier.  Weighted
