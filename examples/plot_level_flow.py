@@ -45,6 +45,7 @@ reg = PMMRegressor(
     early_stopping=False,
     smoothness=0.0,
     max_iter=2000,
+    n_restarts=0,  # one start, as in the paper
     random_state=0,
 ).fit(X_train, y_train)
 
