@@ -341,8 +341,7 @@ def test_chunk_rows_follow_working_memory():
     from sklearn import config_context
 
     X, y = make_data(PMMRegressor, n_samples=300)
-    # One start: the tolerance is for one trajectory's rounding.
-    est = PMMRegressor(**SMALL, max_iter=30, n_restarts=0)
+    est = PMMRegressor(**SMALL, max_iter=30)
     with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
         reference = est.fit(X, y).predict(X)
     # Chunks of 51 rows: the same model to rounding (sums in another order).
@@ -350,8 +349,9 @@ def test_chunk_rows_follow_working_memory():
         config_context(working_memory=1e-6),
         warnings.catch_warnings(action="ignore", category=ConvergenceWarning),
     ):
-        tiny = PMMRegressor(**SMALL, max_iter=30, n_restarts=0).fit(X, y).predict(X)
-    assert_allclose(tiny, reference, rtol=1e-6)
+        tiny = PMMRegressor(**SMALL, max_iter=30).fit(X, y).predict(X)
+    # Predictions are of order one; atol covers those that are near zero.
+    assert_allclose(tiny, reference, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
