@@ -94,8 +94,9 @@ SHARED = {
         every iteration of the smoothness path, then that of the converged
         fit; ``None`` otherwise.
     best_validation_score_ : float or None
-        The validation score of the retained parameters; ``None`` without
-        ``early_stopping``.
+        The validation score of the retained parameters (of a converged
+        candidate, its score before it continued on every row); ``None``
+        without ``early_stopping``.
     n_params_ : int
         Number of trainable real floats.
     n_features_in_ : int
