@@ -38,10 +38,6 @@ _PATH_STAGES = 3
 # iterations (0.1 % per iteration): noiseless fits keep improving slowly for
 # thousands of iterations, so the gradient tolerance alone never ends them.
 _PROGRESS = (100, 0.1)
-# A converged candidate that will, if chosen, continue on every row (see
-# _fit_pmm) only has to be good enough to choose between starts: it stops at
-# 10 % over 50 iterations, and the run on every row goes on to _PROGRESS.
-_SCREENING_PROGRESS = (50, 0.1)
 # batch_size="auto" for Adam, as in scikit-learn's MLP.
 _AUTO_BATCH_SIZE = 200
 
@@ -160,6 +156,12 @@ def leaves_estimator_unchanged_on_error(fit):
 
 class _BasePMM(BaseEstimator, ABC):
     """Shared machinery of the PMM estimators; not for direct use."""
+
+    # A converged candidate that will, if chosen, continue on every row (see
+    # _fit_pmm) only has to be good enough to choose between candidates and
+    # starts: it stops at this looser (window, rtol), and the run on every
+    # row goes on to _PROGRESS.  Set per estimator, by measurement.
+    _screening_progress = (50, 0.1)
 
     _parameter_constraints: dict = {
         "matrix_size": [Interval(Integral, 1, None, closed="left")],
@@ -535,7 +537,7 @@ class _BasePMM(BaseEstimator, ABC):
         exactly representable functions the second (the validation loss of a
         noiseless fit plateaus long before the fit is done).  ``finish`` says
         that a chosen converged candidate will continue on every row, so it
-        may stop at the looser ``_SCREENING_PROGRESS``.
+        may stop at the looser ``_screening_progress``.
         """
         model = data.model
         prefix = f"[{type(self).__name__}] start {start}" if self.verbose else None
@@ -573,7 +575,7 @@ class _BasePMM(BaseEstimator, ABC):
         )
         converged_prefix = None if prefix is None else f"{prefix} converged"
         if finish:
-            solve = self._stage_solver(data, seed, policy, _SCREENING_PROGRESS)
+            solve = self._stage_solver(data, seed, policy, self._screening_progress)
         result, curve = solve(0.0, theta0, None, converged_prefix)
         loss, score = validate(result.x)
         scores = [*tracker.scores, score]

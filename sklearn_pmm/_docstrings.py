@@ -124,7 +124,7 @@ SHARED = {
     candidate, which does not depend on the held-out rows, continues on
     every row (training and held-out) until it converges again (L-BFGS
     only); until then it stops sooner, when its loss fell by less than 10 %
-    over 50 iterations rather than 100.  The members of
+    over {screening_window} iterations rather than 100.  The members of
     :class:`PMMRegressorCV` and :class:`PMMClassifierCV` do not continue:
     their folds stay out-of-fold.""",
     "committee_parameters": """n_estimators : int, default=5

@@ -18,6 +18,7 @@ from sklearn_pmm._maps import weighted_mean_scale
 
 
 @fill_doc(
+    screening_window="35",
     tol="1e-8",
     n_restarts="1",
     restarts_why="""One restart by default: on the paper's benchmark a single
@@ -115,6 +116,11 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
     >>> bool(reg.score(X, y) > 0.99)
     True
     """
+
+    # 35 rather than 50 iterations: faster, and as accurate on draws of the
+    # paper's functions that its report does not use; the classifiers keep
+    # 50, with which iris scored higher (benchmarks/results/paper_screening.md).
+    _screening_progress = (35, 0.1)
 
     _parameter_constraints: dict = {**_AffinePMM._parameter_constraints}
 
