@@ -105,8 +105,11 @@ measured two ways (fit time only, evaluation excluded):
 * *warm*: one clone refitted with ``warm_start=True, max_iter=--trace-step``
   (default 25) again and again, summing the fit times.  Each call restarts
   L-BFGS without its curvature memory and only the first call uses the
-  default's restarts (if any), so this path converges more slowly per
-  iteration than one long fit.
+  default's restarts (if any).  With early stopping every call also repeats
+  the choice between candidates: the smoothness path starts again at
+  ``smoothness`` from the fitted model, and a converged candidate of only
+  ``--trace-step`` iterations rarely beats it on the validation split, so
+  this path can stall near the smooth fit instead of converging.
 
 Each method stops when both thresholds are reached, the optimiser converges,
 4x the default ``max_iter`` is exceeded or ``--trace-max-time`` seconds of
@@ -729,8 +732,11 @@ def build_report(records, models, tasks, args, trace, runtime, merged):
         out(
             f"- *warm*: one estimator refitted with `warm_start=True, "
             f"max_iter={args.trace_step}` again and again, fit times summed "
-            "(L-BFGS loses its curvature memory at every call, so this "
-            "converges more slowly per iteration than one long fit)."
+            "(L-BFGS loses its curvature memory at every call, and every "
+            "call chooses again between the smoothness path, restarted from "
+            "the fitted model, and a converged candidate of only "
+            f"{args.trace_step} iterations, which rarely wins: this path can "
+            "stall near the smooth fit instead of converging)."
         )
         out("")
         out(
