@@ -300,7 +300,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
 
 
 @fill_doc(
-    screening_window="50",
+    screening_window=_BasePMM._screening_progress[0],
     tol="1e-6",
     n_restarts="0",
     restarts_why="""None by default: the regressor's restart was chosen on
