@@ -340,13 +340,19 @@ def test_partial_fit_interrupted_keeps_the_previous_state(monkeypatch):
 def test_chunk_rows_follow_working_memory():
     from sklearn import config_context
 
+    from sklearn_pmm._eigh import chunk_rows
+
     X, y = make_data(PMMRegressor, n_samples=300)
     est = PMMRegressor(**SMALL, max_iter=30)
     with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
         reference = est.fit(X, y).predict(X)
+    # A chunk row of this model costs 8 * 4**2 complex floats (2 KiB).
+    working_memory = 51.5 * 8 * 4**2 * 16 / 2**20
+    with config_context(working_memory=working_memory):
+        assert chunk_rows(est._build_model(est._spec)) == 51
     # Chunks of 51 rows: the same model to rounding (sums in another order).
     with (
-        config_context(working_memory=1e-6),
+        config_context(working_memory=working_memory),
         warnings.catch_warnings(action="ignore", category=ConvergenceWarning),
     ):
         tiny = PMMRegressor(**SMALL, max_iter=30).fit(X, y).predict(X)
