@@ -10,8 +10,11 @@ floats.
 """
 
 import argparse
+import sys
 import time
 import warnings
+
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_pmm import PMMRegressor
 from sklearn_pmm.datasets import (
@@ -33,8 +36,9 @@ def main(argv=None):
 
     Returns
     -------
-    results : dict
-        Normalised MAE per function name.
+    None
+        The ``sklearn-pmm-demo`` script exits with status 0 (2 for a usage
+        error, through :mod:`argparse`).
     """
     parser = argparse.ArgumentParser(
         prog="python -m sklearn_pmm",
@@ -51,13 +55,14 @@ def main(argv=None):
         "--seed",
         type=int,
         default=0,
-        help="seed of the 200 training points and of the model (default: 0)",
+        help="seed of the 200 training points (default: 0); the model's "
+        "random_state stays 0",
     )
     args = parser.parse_args(argv)
     names = (
         list(TEST_FUNCTIONS)
         if args.functions.lower() == "all"
-        else [name.strip() for name in args.functions.split(",")]
+        else [_function_key(parser, name) for name in args.functions.split(",")]
     )
     grid = make_test_grid(100)
     print(
@@ -66,30 +71,41 @@ def main(argv=None):
     )
     print(f"{'function':<16}{'ours':>10}{'paper PMM':>11}{'fit (s)':>9}{'floats':>8}")
     results = {}
-    for name in names:
-        X, y = make_test_function(name, random_state=args.seed)
-        key = next(k for k in TEST_FUNCTIONS if k.lower() == _canonical(name))
+    for key in names:
+        X, y = make_test_function(key, random_state=args.seed)
         truth = TEST_FUNCTIONS[key](grid[:, 0], grid[:, 1])
-        print(f"{key:<16}fitting ...", end="\r", flush=True)
+        if sys.stdout.isatty():  # a progress line, overwritten by the result
+            print(f"{key:<16}fitting ...", end="\r", flush=True)
         tic = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            warnings.simplefilter("always", ConvergenceWarning)
             model = PMMRegressor(random_state=0).fit(X, y)
         elapsed = time.perf_counter() - tic
         error = normalized_mae(truth, model.predict(grid))
         results[key] = error
-        note = "  (did not converge)" if caught else ""
+        converged = not any(
+            issubclass(warning.category, ConvergenceWarning) for warning in caught
+        )
+        note = "" if converged else "  (did not converge)"
         print(
             f"{key:<16}{error:>10.2e}{PAPER_PMM_NMAE[key]:>11.2e}"
             f"{elapsed:>9.1f}{model.n_params_:>8}{note}"
         )
     wins = sum(results[k] < PAPER_PMM_NMAE[k] for k in results)
     print(f"\nbeats the paper's PMM on {wins} of {len(results)} functions")
-    return results
 
 
-def _canonical(name):
-    return name.strip().lower().replace("_", " ").replace("-", " ")
+def _function_key(parser, name):
+    """The key of :data:`TEST_FUNCTIONS` that ``name`` spells, else a usage error."""
+    canonical = name.strip().lower().replace("_", " ").replace("-", " ")
+    for key in TEST_FUNCTIONS:
+        if key.lower() == canonical:
+            return key
+    valid = ", ".join(repr(key) for key in TEST_FUNCTIONS)
+    parser.error(
+        f"unknown test function {name.strip()!r}; valid names (case-insensitive, "
+        f"'_' or '-' may replace spaces, or 'all'): {valid}"
+    )
 
 
 if __name__ == "__main__":
