@@ -414,7 +414,9 @@ class _BasePMM(BaseEstimator, ABC):
         best = min(range(len(runs)), key=lambda index: runs[index].selection_loss)
         run = runs[best]
         n_iter_before = 0  # of a converged candidate continued on every row
+        fitted_rows = train
         if finish and not run.stopped_early:
+            fitted_rows = slice(None)
             n_iter_before = run.result.nit
             every_row = data._replace(
                 inputs=prepare(slice(None)),
@@ -445,7 +447,16 @@ class _BasePMM(BaseEstimator, ABC):
             n_iter = n_iter_before + _check_optimize_result(
                 "lbfgs", run.result, self.max_iter
             )
-        theta = model.rescale(run.theta, x_scaling, y_shift, y_scale)
+        # A feature constant over the rows the chosen parameters were fitted
+        # on gave its couplings no gradient from the data: they are what the
+        # random start and the penalties made of them.  Dropping them makes
+        # the feature inert, as a zero column gets no coefficient in a ridge.
+        theta = run.theta
+        if primary_map.per_feature:
+            unused = np.ptp(X[fitted_rows], axis=0) == 0
+            if unused.any():
+                theta = model.without_features(theta, unused)
+        theta = model.rescale(theta, x_scaling, y_shift, y_scale)
         fitted = {
             "n_iter_": max(n_iter, 1),
             "loss_": float(run.result.fun),

@@ -126,7 +126,13 @@ SHARED = {
     only); until then it stops sooner, when its loss fell by less than 10 %
     over {screening_window} iterations rather than 100.  The members of
     :class:`PMMRegressorCV` and :class:`PMMClassifierCV` do not continue:
-    their folds stay out-of-fold.""",
+    their folds stay out-of-fold.
+
+    A feature that is constant over the rows the final parameters were
+    fitted on gets no couplings (its :math:`H_l`, or its column of the
+    projection, is zero), so that a value it takes only at prediction time,
+    such as a category absent from the training fold, does not move the
+    predictions.""",
     "committee_parameters": """n_estimators : int, default=5
         Number ``K`` of members.  The rows (after merging duplicates, so that
         integer sample weights equal repeated rows) are split into ``F``

@@ -32,9 +32,13 @@ class PrimaryMap(ABC):
     ----------
     n_systems : int
         Primary matrices ``S`` per sample (1, or one per class).
+    per_feature : bool
+        Whether the parameters act on the columns of ``X`` one by one, so
+        that :meth:`without_features` can remove a column's effect.
     """
 
     n_systems = 1
+    per_feature = False
 
     def __init__(self, matrix_size, complex_valued):
         self.matrix_size = matrix_size
@@ -95,6 +99,14 @@ class PrimaryMap(ABC):
     def fold_input_scaling(self, params, shift, scale):
         """Parameters on raw ``x`` equal to ``params`` at ``(x - shift) / scale``."""
         return dict(params)
+
+    def without_features(self, params, unused):
+        """Parameters on which the features flagged in ``unused`` have no effect.
+
+        ``unused`` is a boolean mask over the columns of ``X``; only maps with
+        :attr:`per_feature` implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} is not per feature")
 
     @abstractmethod
     def scale(self, params, factor):
@@ -177,6 +189,8 @@ class AffineMap(PrimaryMap):
            [ 2., -1.]])
     """
 
+    per_feature = True
+
     def __init__(
         self, n_features, matrix_size, complex_valued, spread=1.0, coupling=1.0
     ):
@@ -238,6 +252,11 @@ class AffineMap(PrimaryMap):
             "constant": params["constant"] * factor,
             "couplings": params["couplings"] * factor,
         }
+
+    def without_features(self, params, unused):
+        couplings = params["couplings"].copy()
+        couplings[unused] = 0.0
+        return {**params, "couplings": couplings}
 
     def smoothness_penalty(self, params):
         r"""Coupling strength relative to the spread of :math:`H_0`'s spectrum.
@@ -399,6 +418,11 @@ class ProjectedMap(AffineMap):
         couplings = params["couplings"].reshape(K, n * n)
         projected_grad = (np.conj(flat) @ couplings.T).real
         return {**grads, "projection": projected_grad.T @ inputs}
+
+    def without_features(self, params, unused):
+        projection = params["projection"].copy()
+        projection[:, unused] = 0.0
+        return {**params, "projection": projection}
 
     def fold_input_scaling(self, params, shift, scale):
         projection = params["projection"] / np.asarray(scale, dtype=np.float64)

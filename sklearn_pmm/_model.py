@@ -246,6 +246,21 @@ class PMMModel:
             grad += penalised
         return float(loss), grad
 
+    def without_features(self, theta, unused):
+        """``theta`` with no effect of the features flagged in ``unused``.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+        unused : ndarray of bool, shape (n_features,)
+
+        Returns
+        -------
+        theta : ndarray of shape (n_params,)
+        """
+        params = self.map.without_features(self.layout.unpack(theta), unused)
+        return self.layout.pack(params)
+
     def rescale(self, theta, x_scaling, y_shift, y_scale):
         r"""Fold affine maps of inputs and outputs into the parameters.
 

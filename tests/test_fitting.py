@@ -185,6 +185,33 @@ def test_early_stopping_generalises_on_noisy_data():
     assert stopped.score(X_test, y_test) > 0.85
 
 
+@ignore_convergence
+@pytest.mark.parametrize("n_directions", [None, 2])
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_a_feature_constant_in_training_is_inert(estimator_class, n_directions):
+    X, y = make_data(estimator_class)
+    X = np.column_stack([X[:, :2], np.full(len(X), 2.0), X[:, 2]])
+    est = estimator_class(**SMALL, max_iter=30, n_directions=n_directions).fit(X, y)
+    # No coupling for column 2, so its value at prediction time is ignored.
+    assert_array_equal(est.hamiltonians_[1 + 2], 0.0)
+    assert np.all(np.abs(est.hamiltonians_[[1, 2, 4]]).max(axis=(1, 2)) > 0)
+    moved = X.copy()
+    moved[:, 2] = -7.0
+    outputs = "predict" if estimator_class is PMMRegressor else "predict_proba"
+    assert_allclose(
+        getattr(est, outputs)(moved), getattr(est, outputs)(X), rtol=1e-12, atol=1e-12
+    )
+
+
+@ignore_convergence
+def test_a_feature_that_varies_in_one_fitted_row_keeps_its_couplings():
+    X, y = make_data(PMMRegressor)
+    X = np.column_stack([X, np.zeros(len(X))])
+    X[5, 3] = 1.0
+    est = PMMRegressor(**SMALL, max_iter=30, early_stopping=False).fit(X, y)
+    assert np.abs(est.hamiltonians_[1 + 3]).max() > 0
+
+
 @pytest.mark.parametrize("complex_valued", [False, True])
 def test_smoothness_penalty_is_scale_free(complex_valued):
     from sklearn_pmm._maps import AffineMap
