@@ -25,26 +25,31 @@ def test_demo_prints_the_comparison(capsys):
     assert "did not converge" not in out
 
 
-@pytest.mark.parametrize("functions", ["Cosine-peak,runge", "cosine_peak, Runge"])
-def test_demo_accepts_the_spellings_of_the_datasets_module(
-    functions, monkeypatch, capsys
-):
-    fitted = []
+def fake_regressor(monkeypatch, on_fit):
+    """Replace the demo's PMMRegressor by a stub that calls ``on_fit(X)``."""
 
-    class Stub:
+    class FakeRegressor:
         n_params_ = 0
 
         def __init__(self, random_state):
             assert random_state == 0
 
         def fit(self, X, y):
-            fitted.append(len(X))
+            on_fit(X)
             return self
 
         def predict(self, X):
             return X[:, 0]
 
-    monkeypatch.setattr("sklearn_pmm.__main__.PMMRegressor", Stub)
+    monkeypatch.setattr("sklearn_pmm.__main__.PMMRegressor", FakeRegressor)
+
+
+@pytest.mark.parametrize("functions", ["Cosine-peak,runge", "cosine_peak, Runge"])
+def test_demo_accepts_the_spellings_of_the_datasets_module(
+    functions, monkeypatch, capsys
+):
+    fitted = []
+    fake_regressor(monkeypatch, lambda X: fitted.append(len(X)))
     main(["--functions", functions])
     rows = capsys.readouterr().out.splitlines()[3:5]
     assert [row[:16].strip() for row in rows] == ["Cosine Peak", "Runge"]
@@ -55,20 +60,7 @@ def test_demo_accepts_the_spellings_of_the_datasets_module(
     "category, noted", [(ConvergenceWarning, True), (UserWarning, False)]
 )
 def test_only_a_convergence_warning_is_noted(category, noted, monkeypatch, capsys):
-    class Warns:
-        n_params_ = 0
-
-        def __init__(self, random_state):
-            pass
-
-        def fit(self, X, y):
-            warnings.warn("stub", category, stacklevel=2)
-            return self
-
-        def predict(self, X):
-            return X[:, 0]
-
-    monkeypatch.setattr("sklearn_pmm.__main__.PMMRegressor", Warns)
+    fake_regressor(monkeypatch, lambda X: warnings.warn("stub", category, stacklevel=2))
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         main(["--functions", "runge"])
