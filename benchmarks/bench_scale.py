@@ -14,8 +14,9 @@ importable (``pip install -e .``, or prefix the commands with
 
 Data: noisy Franke, ``make_test_function("franke", n_samples=N, noise=0.1,
 random_state=0)``; the estimator is ``PMMRegressor`` with ``random_state=0``,
-``smoothness=0`` and ``early_stopping=False`` pinned (one unpenalised run on
-all rows, whatever the package defaults are) and its other defaults
+``smoothness=0``, ``early_stopping=False`` and ``n_restarts=0`` pinned (one
+unpenalised run from one start on all rows, whatever the package defaults
+are) and its other defaults
 (``matrix_size=7``, complex Hermitian, ``n_eigenvectors=3``, decoder
 readout, ``n_jobs=None``, so one worker; Adam with ``batch_size="auto"``,
 i.e. 200 rows, and ``learning_rate_init=1e-3``).  The package may be edited
@@ -342,9 +343,15 @@ def time_solvers():
 
 
 # Pinned for every estimator of the benchmark, whatever the package defaults
-# are: one unpenalised run on all rows, so that both solvers minimise the same
-# loss and ``fit(max_iter=k)`` ends on the k-th iterate of one L-BFGS run.
-PINNED = {"smoothness": 0.0, "early_stopping": False, "random_state": 0}
+# are: one unpenalised run from one start on all rows, so that both solvers
+# minimise the same loss and ``fit(max_iter=k)`` ends on the k-th iterate of
+# one L-BFGS run.
+PINNED = {
+    "smoothness": 0.0,
+    "early_stopping": False,
+    "n_restarts": 0,
+    "random_state": 0,
+}
 
 
 def regressor(task, **params):
