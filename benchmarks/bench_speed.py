@@ -44,11 +44,19 @@ loss+grad / eigh
     That time over one numpy stacked ``eigh`` of the same stack; target
     <= 1.5, i.e. the analytic gradient costs little more than the
     eigendecompositions it needs.
+faults / loss+grad
+    Minor page faults per loss-and-gradient evaluation (mean of three calls
+    after the timings; Unix only): fresh memory the allocator maps in for the
+    evaluation's temporaries.  glibc's ``malloc`` returns freed memory to the
+    system once more than its trim threshold is free, so each evaluation may
+    fault the same temporaries in again; the ``MALLOC_*`` variables of the
+    environment, listed under "Environment", change that.
 fit ms/iter (iters)
     Wall time of ``PMMRegressor(matrix_size=n, n_eigenvectors=3,
     hermitian=..., which="lowest", max_iter=K, tol=0, early_stopping=False,
-    smoothness=0, n_jobs=1, random_state=0).fit`` divided by ``n_iter_`` (in
-    parentheses): one L-BFGS step on all N rows per iteration.  An iteration
+    smoothness=0, n_restarts=0, n_jobs=1, random_state=0).fit`` divided by
+    ``n_iter_`` (in parentheses): one L-BFGS step on all N rows per iteration,
+    from one start.  An iteration
     may evaluate the loss more than once (line search) and the time includes
     the fit's fixed overhead (validation, standardisation, start).
 n_jobs=2 speed-up
@@ -88,6 +96,11 @@ import time
 import warnings
 from contextlib import nullcontext
 
+try:
+    import resource
+except ImportError:  # not on Unix
+    resource = None
+
 import numpy as np
 import scipy
 import scipy.linalg
@@ -114,6 +127,13 @@ JOBS_NOISE = 0.05
 LOSS_RATIO_TARGET = 1.5
 IMAGE_LOSS_RATIO_TARGET = 3.0
 SUMMARY_SIZE = 7
+# glibc malloc settings that decide whether freed memory is kept for reuse.
+MALLOC_VARIABLES = (
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+    "GLIBC_TUNABLES",
+)
 
 COLUMNS = [
     "N",
@@ -126,6 +146,7 @@ COLUMNS = [
     "predict/eigh",
     "loss+grad ms",
     "loss+grad / eigh",
+    "faults / loss+grad",
     "fit ms/iter (iters)",
     "n_jobs=2 speed-up",
 ]
@@ -155,6 +176,21 @@ def best_times(candidates, *, repeats, budget=0.5, max_rounds=None):
             best[name] = min(best[name], time.perf_counter() - tic)
         rounds += 1
     return best
+
+
+def minor_faults(function, calls=3):
+    """Minor page faults per call of ``function`` (NaN where not measurable)."""
+    if resource is None:
+        return float("nan")
+
+    def count():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+    function()  # warm-up: first-call allocations are not per-evaluation costs
+    before = count()
+    for _ in range(calls):
+        function()
+    return (count() - before) / calls
 
 
 def scipy_eigh_stack(stack):
@@ -210,18 +246,20 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
     subset = stack[:LOOP_SUBSET]
     policy = ExecutionPolicy()
 
+    def loss_gradient():
+        return model.loss_gradient(theta, X, targets, weights, data_loss, 0.0, policy)
+
     with blas_limit(blas_threads):
         # 1-2. Stacked eigensolvers and the loss gradient, interleaved.
         times = best_times(
             {
                 "numpy": lambda: np.linalg.eigh(stack),
                 "ours": lambda: model.outputs(theta, X, policy),
-                "loss": lambda: model.loss_gradient(
-                    theta, X, targets, weights, data_loss, 0.0, policy
-                ),
+                "loss": loss_gradient,
             },
             repeats=repeats,
         )
+        faults = minor_faults(loss_gradient)
         # 1. Per-matrix Python loops, on a subset.
         times.update(
             best_times(
@@ -248,6 +286,7 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
             tol=0.0,
             early_stopping=False,
             smoothness=0.0,
+            n_restarts=0,
             n_jobs=n_jobs,
             random_state=0,
         )
@@ -279,6 +318,7 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
         "throughput": times["numpy"] / times["ours"],
         "loss_ms": times["loss"] * 1e3,
         "loss_ratio": times["loss"] / times["numpy"],
+        "faults": faults,
         "fit_ms_iter": times["fit"] / fits[1] * 1e3,
         "fit_iters": fits[1],
         "speedup": times["fit"] / times["fit_jobs2"],
@@ -361,6 +401,7 @@ def format_row(row):
         f"{row['throughput']:.2f}",
         f"{row['loss_ms']:.1f}",
         f"{row['loss_ratio']:.2f}",
+        f"{row['faults']:.0f}",
         f"{row['fit_ms_iter']:.1f} ({row['fit_iters']})",
         f"{row['speedup']:.2f}",
     ]
@@ -410,11 +451,22 @@ def environment_lines(blas_threads=1):
             f" {pool['num_threads']} threads) {os.path.basename(pool['filepath'])}"
         )
     lines.append(
+        "- glibc malloc settings: "
+        + (" ".join(malloc_settings()) or "none set (the allocator's defaults)")
+    )
+    lines.append(
         "- BLAS threads during the timings: "
         + (f"{blas_threads} (threadpool_limits)" if blas_threads else "default")
         + "; the fit and the n_jobs columns always use 1"
     )
     return lines
+
+
+def malloc_settings():
+    """``NAME=value`` of each of :data:`MALLOC_VARIABLES` set in the environment."""
+    return [
+        f"{name}={os.environ[name]}" for name in MALLOC_VARIABLES if name in os.environ
+    ]
 
 
 def summary_line(rows):
@@ -552,8 +604,12 @@ def main(argv=None):
     print(footer)
 
     if args.output:
-        command = "python benchmarks/bench_speed.py " + " ".join(
-            sys.argv[1:] if argv is None else argv
+        command = " ".join(
+            [
+                *malloc_settings(),
+                "python benchmarks/bench_speed.py",
+                *(sys.argv[1:] if argv is None else argv),
+            ]
         )
         text = "\n".join(
             [
