@@ -260,11 +260,6 @@ class ExecutionPolicy:
             return parallel(delayed(function)(batch) for batch in batches)
 
 
-# A cap on the chunk, so that data sets of a few thousand rows already give
-# the threads of n_jobs more than one chunk (a choice, not a measurement).
-MAX_CHUNK_ROWS = 2048
-
-
 def chunk_rows(model):
     """Rows per chunk for ``model``, bounded by scikit-learn's ``working_memory``.
 
@@ -272,8 +267,8 @@ def chunk_rows(model):
     their size (matrix, eigenvectors, adjoint factors, readout terms), so a
     chunk of ``rows`` samples needs about ``rows * 8 * S * n**2 * itemsize``
     bytes.  The rows are those that fit in ``sklearn.get_config()
-    ["working_memory"]`` MiB, at most :data:`MAX_CHUNK_ROWS`: the result
-    depends on neither ``n_jobs`` nor the number of samples.
+    ["working_memory"]`` MiB, at most the map's ``max_chunk_rows``: the
+    result depends on neither ``n_jobs`` nor the number of samples.
 
     Examples
     --------
@@ -284,12 +279,12 @@ def chunk_rows(model):
     >>> from sklearn_pmm._readout import DecoderReadout
     >>> model = PMMModel(AffineMap(2, 7, True), DecoderReadout(1, 3))
     >>> chunk_rows(model)
-    2048
-    >>> with config_context(working_memory=1):
+    256
+    >>> with config_context(working_memory=0.5):
     ...     chunk_rows(model)
-    167
+    83
     """
     primary_map = model.map
     itemsize = 16 if primary_map.complex_valued else 8
     row_bytes = 8 * primary_map.n_systems * primary_map.matrix_size**2 * itemsize
-    return get_chunk_n_rows(row_bytes, max_n_rows=MAX_CHUNK_ROWS)
+    return get_chunk_n_rows(row_bytes, max_n_rows=primary_map.max_chunk_rows)

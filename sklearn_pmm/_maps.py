@@ -35,10 +35,16 @@ class PrimaryMap(ABC):
     per_feature : bool
         Whether the parameters act on the columns of ``X`` one by one, so
         that :meth:`without_features` can remove a column's effect.
+    max_chunk_rows : int
+        Cap on the samples of one chunk of an evaluation
+        (:func:`~sklearn_pmm._eigh.chunk_rows`).
     """
 
     n_systems = 1
     per_feature = False
+    # Large chunks for maps that redo work on the parameters alone in every
+    # chunk, as the image map does (benchmarks/results/chunks.md).
+    max_chunk_rows = 2048
 
     def __init__(self, matrix_size, complex_valued):
         self.matrix_size = matrix_size
@@ -190,6 +196,11 @@ class AffineMap(PrimaryMap):
     """
 
     per_feature = True
+    # Small chunks: glibc frees the temporaries of a larger chunk back to the
+    # system and faults them in again on every evaluation, which costs more
+    # than the few Python calls each extra chunk adds
+    # (benchmarks/results/chunks.md).
+    max_chunk_rows = 256
 
     def __init__(
         self, n_features, matrix_size, complex_valued, spread=1.0, coupling=1.0
