@@ -33,13 +33,15 @@ LAPACK loop µs/mat
 predict µs/mat
     The package's whole prediction path, ``PMMModel.outputs`` (the stack
     built from the features, eigendecomposed in chunks, read out), per
-    sample.
+    sample.  The chunks are the estimators' own
+    (``sklearn_pmm._eigh.chunk_rows``: at most 256 rows for this map).
 predict/eigh
     Throughput of that prediction path relative to the bare stacked
     eigensolves of the same stack (numpy time / predict time); target >= 0.8.
 loss+grad ms
-    One ``PMMModel.loss_gradient`` evaluation (``SquaredError``, default
-    chunk size 1024, ``n_jobs=None``, ``alpha=0``) on the same ``N`` samples.
+    One ``PMMModel.loss_gradient`` evaluation (``SquaredError``, the
+    estimators' chunks, ``n_jobs=None``, ``alpha=0``) on the same ``N``
+    samples.
 loss+grad / eigh
     That time over one numpy stacked ``eigh`` of the same stack; target
     <= 1.5, i.e. the analytic gradient costs little more than the
@@ -74,7 +76,8 @@ Image PMM (a second table)
     random parameters on the 1,257 training digits of the image benchmark's
     split (``train_test_split(test_size=0.3, stratify=y, random_state=0)``),
     against one ``np.linalg.eigh`` of the ``(1257, 10, n, n)`` stack of
-    class matrices it diagonalises; target <= 3.
+    class matrices it diagonalises, in the estimator's chunks (at most 2048
+    rows, so one); target <= 3.
 
 Timings are the best of several repetitions (``--repeats``, more rounds for
 fast calls) with ``time.perf_counter``; the candidates compared in a ratio are
@@ -105,6 +108,7 @@ import numpy as np
 import scipy
 import scipy.linalg
 import sklearn
+from _provenance import git_describe
 from scipy.linalg import lapack
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -112,7 +116,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_pmm import PMMImageClassifier, PMMRegressor
-from sklearn_pmm._eigh import ExecutionPolicy
+from sklearn_pmm._eigh import ExecutionPolicy, chunk_rows
 from sklearn_pmm._loss import SquaredError
 from sklearn_pmm._maps import AffineMap
 from sklearn_pmm._model import PMMModel
@@ -244,7 +248,7 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
     params = model.layout.unpack(theta)
     stack = np.ascontiguousarray(model.map.matrices(params, X)[:, 0])
     subset = stack[:LOOP_SUBSET]
-    policy = ExecutionPolicy()
+    policy = ExecutionPolicy(chunk_rows(model))
 
     def loss_gradient():
         return model.loss_gradient(theta, X, targets, weights, data_loss, 0.0, policy)
@@ -345,7 +349,7 @@ def bench_image(repeats, blas_threads=1):
     stack = np.ascontiguousarray(model.map.matrices(model.layout.unpack(theta), inputs))
     weights = np.ones(len(onehot))
     data_loss = estimator._data_loss()
-    policy = ExecutionPolicy()
+    policy = ExecutionPolicy(chunk_rows(model))
     with blas_limit(blas_threads):
         times = best_times(
             {
@@ -441,6 +445,7 @@ def environment_lines(blas_threads=1):
         f" ({platform.machine()})",
         f"- numpy {np.__version__}, scipy {scipy.__version__}, "
         f"scikit-learn {sklearn.__version__}",
+        f"- git {git_describe()}",
         f"- CPUs: os.cpu_count()={os.cpu_count()}, usable={usable}; load average"
         f" at start {load_average()} (other users' work skews timings)",
     ]

@@ -189,14 +189,21 @@ def single_blas_thread():
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
+# Fewest samples handed to one thread: a smaller task costs more in dispatch
+# and in contention for the GIL (the Python and the small NumPy calls of every
+# chunk hold it) than the thread saves.
+MIN_TASK_ROWS = 2048
+
+
 class ExecutionPolicy:
     """How the samples of one evaluation are split into chunks and run.
 
     The chunks depend only on the number of samples and ``chunk_size``,
     never on ``n_jobs``, and results come back in chunk order, so any
     reduction the caller does is independent of the number of workers.
-    Chunks run in threads (LAPACK releases the GIL); with one worker or one
-    chunk they run in a plain loop.
+    Runs of consecutive chunks go to threads (LAPACK releases the GIL), one
+    run per thread and at least ``min_task_rows`` samples each; with one
+    worker or too few samples the chunks run in a plain loop.
 
     Parameters
     ----------
@@ -205,6 +212,9 @@ class ExecutionPolicy:
     n_jobs : int or None, default=None
         Number of threads; ``None`` means 1 unless in a
         :obj:`joblib.parallel_config` context, ``-1`` means all processors.
+    min_task_rows : int or None, default=None
+        Fewest samples handed to one thread; ``None`` means
+        :data:`MIN_TASK_ROWS`.
 
     Examples
     --------
@@ -214,9 +224,12 @@ class ExecutionPolicy:
     [(0, 4), (4, 8), (8, 10)]
     """
 
-    def __init__(self, chunk_size=1024, n_jobs=None):
+    def __init__(self, chunk_size=1024, n_jobs=None, min_task_rows=None):
         self.chunk_size = int(chunk_size)
         self.n_jobs = n_jobs
+        if min_task_rows is None:
+            min_task_rows = MIN_TASK_ROWS
+        self.min_task_rows = int(min_task_rows)
         self._parallel = None
 
     def _n_threads(self):
@@ -243,7 +256,9 @@ class ExecutionPolicy:
 
     def serial(self):
         """The same chunks, run in the calling thread."""
-        return ExecutionPolicy(self.chunk_size, n_jobs=1)
+        return ExecutionPolicy(
+            self.chunk_size, n_jobs=1, min_task_rows=self.min_task_rows
+        )
 
     def map(self, function, n_samples):
         """``[function(chunk_slice) for each chunk]``, in chunk order."""
@@ -253,11 +268,22 @@ class ExecutionPolicy:
             slice(start, min(start + self.chunk_size, n_samples))
             for start in range(0, n_samples, self.chunk_size)
         ]
+        n_tasks = min(self._n_threads(), len(batches), n_samples // self.min_task_rows)
         with single_blas_thread():
-            if len(batches) == 1 or self._n_threads() == 1:
+            if n_tasks <= 1:
                 return [function(batch) for batch in batches]
             parallel = self._parallel or self._pool()
-            return parallel(delayed(function)(batch) for batch in batches)
+            tasks = np.array_split(np.arange(len(batches)), n_tasks)
+            results = parallel(
+                delayed(_map_in_order)(function, [batches[i] for i in task])
+                for task in tasks
+            )
+            return [result for task in results for result in task]
+
+
+def _map_in_order(function, batches):
+    """``[function(batch) for batch in batches]``: one thread's run of chunks."""
+    return [function(batch) for batch in batches]
 
 
 def chunk_rows(model):

@@ -11,6 +11,7 @@ from sklearn.datasets import load_iris, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 
+from sklearn_pmm import _eigh
 from sklearn_pmm._classifier import PMMClassifier
 from sklearn_pmm._eigh import ExecutionPolicy
 from sklearn_pmm._loss import SoftmaxCrossEntropy
@@ -268,10 +269,13 @@ def test_warm_start_after_constant_model():
     assert clf.score(X, y) > 0.9
 
 
-def test_n_jobs_does_not_change_results():
+def test_n_jobs_does_not_change_results(monkeypatch):
     X, y = _blobs(3, n_samples=120)
-    one = _fast(batch_size=16, n_jobs=1, max_iter=30).fit(X, y)
-    two = _fast(batch_size=16, n_jobs=2, max_iter=30).fit(X, y)
+    # Chunks of 16 rows and threads for 16 rows or more: n_jobs=2 uses them.
+    monkeypatch.setattr(AffineMap, "max_chunk_rows", 16)
+    monkeypatch.setattr(_eigh, "MIN_TASK_ROWS", 16)
+    one = _fast(n_jobs=1, max_iter=30).fit(X, y)
+    two = _fast(n_jobs=2, max_iter=30).fit(X, y)
     assert_array_equal(one.predict_proba(X), two.predict_proba(X))
     assert one.loss_curve_ == two.loss_curve_
 

@@ -21,6 +21,7 @@ below; run with ``PMM_FD_LOG=path`` to append every measured error to
 
 import contextlib
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -1677,7 +1678,7 @@ def test_rescale_eigenvalues_needs_common_scale():
 @pytest.mark.parametrize("n_jobs", [1, 2])
 @pytest.mark.parametrize("chunk_size", [1, 3, 10, 50])
 def test_execution_policy_order(chunk_size, n_jobs):
-    policy = ExecutionPolicy(chunk_size=chunk_size, n_jobs=n_jobs)
+    policy = ExecutionPolicy(chunk_size=chunk_size, n_jobs=n_jobs, min_task_rows=1)
     expected = [
         (start, min(start + chunk_size, 10)) for start in range(0, 10, chunk_size)
     ]
@@ -1686,6 +1687,20 @@ def test_execution_policy_order(chunk_size, n_jobs):
         for _ in range(2):
             assert policy.map(lambda batch: (batch.start, batch.stop), 10) == expected
     assert policy.serial().map(lambda batch: (batch.start, batch.stop), 10) == expected
+
+
+def test_execution_policy_gives_threads_enough_rows():
+    main = threading.get_ident()
+
+    def thread(batch):
+        return threading.get_ident()
+
+    # Ten rows in chunks of two: threads only when each gets min_task_rows.
+    serial = ExecutionPolicy(2, n_jobs=2, min_task_rows=6).map(thread, 10)
+    assert serial == [main] * 5
+    threaded = ExecutionPolicy(2, n_jobs=2, min_task_rows=5).map(thread, 10)
+    assert len(threaded) == 5
+    assert main not in threaded
 
 
 @COMPLEX
@@ -1700,7 +1715,7 @@ def test_loss_gradient_is_deterministic(map_name, complex_valued):
     args = (theta, inputs, targets, weights, data_loss, 0.1)
 
     reference = model.loss_gradient(*args, ExecutionPolicy(3, n_jobs=1))
-    policy = ExecutionPolicy(3, n_jobs=2)
+    policy = ExecutionPolicy(3, n_jobs=2, min_task_rows=1)
     in_threads = model.loss_gradient(*args, policy)
     assert in_threads[0] == reference[0]
     assert_array_equal(in_threads[1], reference[1])
@@ -1713,7 +1728,9 @@ def test_loss_gradient_is_deterministic(map_name, complex_valued):
     # Other chunkings change only the summation order.
     scale = np.abs(reference[1]).max()
     for chunk_size in (1, 4, len(X), 1024):
-        other = model.loss_gradient(*args, ExecutionPolicy(chunk_size, n_jobs=2))
+        other = model.loss_gradient(
+            *args, ExecutionPolicy(chunk_size, n_jobs=2, min_task_rows=1)
+        )
         assert_allclose(other[0], reference[0], rtol=1e-14)
         assert_allclose(other[1], reference[1], rtol=1e-12, atol=1e-14 * scale)
 
@@ -1727,7 +1744,7 @@ def test_loss_gradient_is_deterministic(map_name, complex_valued):
     )
     for chunk_size in (1, 3, 1024):
         for n_jobs in (1, 2):
-            policy = ExecutionPolicy(chunk_size, n_jobs=n_jobs)
+            policy = ExecutionPolicy(chunk_size, n_jobs=n_jobs, min_task_rows=1)
             assert_allclose(
                 model.outputs(theta, inputs, policy), outputs, rtol=1e-14, atol=1e-14
             )

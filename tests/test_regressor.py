@@ -28,7 +28,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_pmm import PMMRegressor
+from sklearn_pmm import PMMRegressor, _eigh
+from sklearn_pmm._maps import AffineMap
 
 READOUTS = ["decoder", "expectation", "eigenvalues"]
 # These tests check the mechanics of one fit on all rows (losses, curves,
@@ -123,10 +124,13 @@ def manual_predict(est, X):
 @ignore_convergence
 @pytest.mark.parametrize("n_restarts", [0, 1])
 @pytest.mark.parametrize("readout", ["decoder", "eigenvalues"])
-def test_n_jobs_does_not_change_the_model(readout, n_restarts):
+def test_n_jobs_does_not_change_the_model(readout, n_restarts, monkeypatch):
     X, y = make_data(n_samples=100)
-    # batch_size=16 gives 7 chunks, so n_jobs=2 really runs chunks in threads.
-    params = dict(readout=readout, n_restarts=n_restarts, batch_size=16, max_iter=30)
+    # Chunks of 16 rows, and threads for 16 rows or more, so that n_jobs=2
+    # really runs chunks in threads (or, with a restart, the starts).
+    monkeypatch.setattr(AffineMap, "max_chunk_rows", 16)
+    monkeypatch.setattr(_eigh, "MIN_TASK_ROWS", 16)
+    params = dict(readout=readout, n_restarts=n_restarts, max_iter=30)
     serial = fit(X, y, n_jobs=1, **params)
     threaded = fit(X, y, n_jobs=2, **params)
     assert serial.n_iter_ == threaded.n_iter_
