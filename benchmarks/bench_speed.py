@@ -63,8 +63,8 @@ fit ms/iter (iters)
     the fit's fixed overhead (validation, standardisation, start).
 n_jobs=2 speed-up
     Wall time of that fit with ``n_jobs=1`` over its time with ``n_jobs=2``
-    (the same iterations; the estimator's own chunking from
-    ``working_memory``, so N <= 2048 rows are one chunk and run serially
+    (the same iterations and the estimator's own chunks; threads get runs
+    of chunks of at least 2048 rows, so N < 4096 rows run serially
     whatever ``n_jobs`` is), the two timed in interleaved rounds (at least
     2, and up to 10 while they take less than 4 s in all, since the best of
     a few rounds of a short fit is noisy on a shared machine).  At most 2 on
