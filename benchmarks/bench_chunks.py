@@ -190,25 +190,14 @@ def run_fresh(spec):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def loss_table(rows):
+def cap_table(leading, alignment, rows, cell):
+    """Markdown lines: the ``leading`` columns, then one column per cap."""
     lines = [
-        "| model | N | n | H | " + " | ".join(f"{cap} rows" for cap in CAPS) + " |",
-        "|---|---:|---:|---|" + "---:|" * len(CAPS),
+        f"| {leading} | " + " | ".join(f"{cap} rows" for cap in CAPS) + " |",
+        f"|{alignment}|" + "---:|" * len(CAPS),
     ]
     for label, results in rows:
-        cells = [f"{r['ms']:.1f} ({r['faults']:.0f})" for r in results]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def fit_table(rows):
-    lines = [
-        "| fit | " + " | ".join(f"{cap} rows" for cap in CAPS) + " |",
-        "|---|" + "---:|" * len(CAPS),
-    ]
-    for case, results in rows:
-        cells = [f"{r['seconds']:.2f} ({r['n_iter']})" for r in results]
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(map(cell, results)) + " |")
     return lines
 
 
@@ -284,7 +273,12 @@ def main(argv=None):
         "Best ms of the timed evaluations (minor page faults per evaluation), "
         "by the cap on the rows of a chunk.",
         "",
-        *loss_table(loss_rows),
+        *cap_table(
+            "model | N | n | H",
+            "---|---:|---:|---",
+            loss_rows,
+            lambda result: f"{result['ms']:.1f} ({result['faults']:.0f})",
+        ),
         "",
     ]
     if fit_rows:
@@ -293,7 +287,12 @@ def main(argv=None):
             "",
             "Seconds (iterations), by the cap on the rows of a chunk.",
             "",
-            *fit_table(fit_rows),
+            *cap_table(
+                "fit",
+                "---",
+                fit_rows,
+                lambda result: f"{result['seconds']:.2f} ({result['n_iter']})",
+            ),
             "",
         ]
     body.append(
