@@ -73,7 +73,8 @@ SHARED = {
         Threads for the chunks of eigensolves (a run of chunks of at least
         2048 rows per thread, so from 4096 training rows) and for restarts.
         ``None`` means 1 unless in a :obj:`joblib.parallel_config` context;
-        ``-1`` means all processors.  Results do not depend on ``n_jobs``.  See :term:`Glossary <n_jobs>`.
+        ``-1`` means all processors.  Results do not depend on ``n_jobs``.
+        See :term:`Glossary <n_jobs>`.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial matrices, the validation split and Adam's
         shuffling.  Pass an int for reproducible results across calls.  See
