@@ -268,10 +268,13 @@ class ExecutionPolicy:
             slice(start, min(start + self.chunk_size, n_samples))
             for start in range(0, n_samples, self.chunk_size)
         ]
-        n_tasks = min(self._n_threads(), len(batches), n_samples // self.min_task_rows)
+        # Threads are looked up only when the rows could feed two of them.
+        n_tasks = n_samples // self.min_task_rows
+        if n_tasks > 1:
+            n_tasks = min(n_tasks, len(batches), self._n_threads())
         with single_blas_thread():
             if n_tasks <= 1:
-                return [function(batch) for batch in batches]
+                return _map_in_order(function, batches)
             parallel = self._parallel or self._pool()
             tasks = np.array_split(np.arange(len(batches)), n_tasks)
             results = parallel(
