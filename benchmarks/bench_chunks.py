@@ -103,30 +103,13 @@ def _affine_loss(spec):
 
 
 def _image_loss(spec):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    from bench_speed import image_loss_problem
 
-    from sklearn_pmm import PMMImageClassifier
     from sklearn_pmm._eigh import ExecutionPolicy
 
-    X, y = load_digits(return_X_y=True)
-    X_train, _, y_train, _ = train_test_split(
-        X, y, test_size=0.3, stratify=y, random_state=0
-    )
-    onehot = (y_train[:, None] == np.unique(y_train)).astype(float)
-    estimator = PMMImageClassifier(image_shape=(8, 8))
-    model = estimator._build_model(estimator._model_spec(X.shape[1], 10))
-    scaling = model.map.input_scaling(X_train, np.ones(len(X_train)))
-    if scaling is not None:
-        X_train = model.map.scale_inputs(X_train, scaling)
-    inputs = model.map.prepare(X_train)
-    theta = model.initial_parameters(np.random.RandomState(0))
-    weights = np.ones(len(onehot))
-    data_loss = estimator._data_loss()
+    _, _, _, loss = image_loss_problem()
     policy = ExecutionPolicy(chunk_size=spec["cap"])
-    return lambda: model.loss_gradient(
-        theta, inputs, onehot, weights, data_loss, estimator.alpha, policy
-    )
+    return lambda: loss(policy)
 
 
 def _fit(spec):

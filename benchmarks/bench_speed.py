@@ -330,9 +330,13 @@ def bench_row(n_samples, size, complex_valued, repeats, blas_threads=1):
     }
 
 
-def bench_image(repeats, blas_threads=1):
-    """One loss-and-gradient evaluation of the default ``PMMImageClassifier``
-    on the 1,257 training digits against the stacked eigensolves it needs."""
+def image_loss_problem():
+    """The default ``PMMImageClassifier``'s model on the 1,257 training digits
+    of the image benchmark's split, with random parameters.
+
+    Returns ``(model, inputs, theta, loss)``, ``loss(policy)`` being one
+    loss-and-gradient evaluation on those digits.
+    """
     X, y = load_digits(return_X_y=True)
     X_train, _, y_train, _ = train_test_split(
         X, y, test_size=0.3, stratify=y, random_state=0
@@ -346,17 +350,28 @@ def bench_image(repeats, blas_threads=1):
         X_train = model.map.scale_inputs(X_train, scaling)
     inputs = model.map.prepare(X_train)
     theta = model.initial_parameters(np.random.RandomState(0))
-    stack = np.ascontiguousarray(model.map.matrices(model.layout.unpack(theta), inputs))
     weights = np.ones(len(onehot))
     data_loss = estimator._data_loss()
+
+    def loss(policy):
+        return model.loss_gradient(
+            theta, inputs, onehot, weights, data_loss, estimator.alpha, policy
+        )
+
+    return model, inputs, theta, loss
+
+
+def bench_image(repeats, blas_threads=1):
+    """One loss-and-gradient evaluation of the default ``PMMImageClassifier``
+    on the 1,257 training digits against the stacked eigensolves it needs."""
+    model, inputs, theta, loss = image_loss_problem()
+    stack = np.ascontiguousarray(model.map.matrices(model.layout.unpack(theta), inputs))
     policy = ExecutionPolicy(chunk_rows(model))
     with blas_limit(blas_threads):
         times = best_times(
             {
                 "numpy": lambda: np.linalg.eigh(stack),
-                "loss": lambda: model.loss_gradient(
-                    theta, inputs, onehot, weights, data_loss, estimator.alpha, policy
-                ),
+                "loss": lambda: loss(policy),
             },
             repeats=repeats,
             budget=5.0,
