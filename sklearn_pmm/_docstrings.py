@@ -93,7 +93,7 @@ SHARED = {
     validation_scores_ : list of float or None
         With ``early_stopping``, the validation score (R² or accuracy) after
         every iteration of the smoothness path, then that of the converged
-        fit; ``None`` otherwise.
+        candidate where it ended or was abandoned; ``None`` otherwise.
     best_validation_score_ : float or None
         The validation score of the retained parameters (of a converged
         candidate, its score before it continued on every row); ``None``
@@ -118,7 +118,10 @@ SHARED = {
       \gamma/100, 0` of ``smoothness``, each stage until the validation loss
       has not improved for ``n_iter_no_change`` iterations, keeping the best
       parameters met;
-    - the *converged* candidate is the unpenalised fit run to convergence.
+    - the *converged* candidate is the unpenalised fit run to convergence,
+      or abandoned once its lowest validation loss so far is no lower than
+      the smooth candidate's and has not fallen for 50 iterations (or
+      ``n_iter_no_change``, if larger).
 
     Noisy data favour the first, exactly representable functions (such as
     the paper's noiseless benchmark) the second.  Once chosen, a converged

@@ -11,6 +11,10 @@ import numpy as np
 from scipy.optimize import OptimizeResult, minimize
 from sklearn.utils import check_random_state
 
+# The status of a run that ``monitor`` stopped: scipy.optimize.minimize's when
+# the callback raises StopIteration, and Adam's by the same convention.
+STOPPED_BY_MONITOR = 99
+
 
 def minimize_lbfgs(
     fun,
@@ -384,7 +388,7 @@ def minimize_adam(
                 f"elapsed={time.perf_counter() - tic:.2f}s"
             )
         if monitor is not None and monitor(theta):
-            status, message = 99, "Stopped by the monitor."
+            status, message = STOPPED_BY_MONITOR, "Stopped by the monitor."
             break
         if no_improvement >= n_iter_no_change:
             status, message = (

@@ -13,8 +13,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
-from sklearn_pmm._base import merge_duplicate_rows
+from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV, _base
+from sklearn_pmm._base import _LosingCandidate, merge_duplicate_rows
 from sklearn_pmm._model import PMMModel
 
 SMALL = dict(matrix_size=4, n_eigenvectors=2, random_state=0)
@@ -98,6 +98,41 @@ def test_early_stopping_keeps_the_better_candidate(estimator_class):
     # (The kept path iterate has the lowest validation loss, whose score,
     # an accuracy for classifiers, need not be the highest.)
     assert len(est.loss_curve_) == est.n_iter_
+
+
+@pytest.mark.parametrize(
+    "rival_loss, loses", [(3.0, True), (4.0, True), (4.5, False)], ids=str
+)
+def test_losing_candidate_stops_only_a_stalled_loser(rival_loss, loses):
+    # Best loss 4.0 from the second call on; patience 2 is used up on the
+    # fourth, which stops the run unless 4.0 beats the rival's loss.
+    losses = iter([5.0, 4.0, 4.5, 4.2, 4.1, 4.3])
+    watch = _LosingCandidate(lambda theta: (next(losses), 0.5), rival_loss, 2)
+    stops = [watch(None) for _ in range(6)]
+    expected = [False] * 3 + [True] * 3 if loses else [False] * 6
+    assert stops == expected
+    assert watch.last_score == 0.5
+
+
+def test_a_losing_converged_candidate_is_abandoned(monkeypatch, capsys):
+    # Pure noise: the converged candidate's validation loss bottoms out early
+    # and it loses.  Abandoning it saves iterations and changes nothing else.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 5)), rng.normal(size=200)
+
+    def fit():
+        est = PMMRegressor(n_restarts=0, random_state=0, verbose=1).fit(X, y)
+        lines = capsys.readouterr().out.splitlines()
+        return est, sum("converged iteration" in line for line in lines)
+
+    capped, capped_iterations = fit()
+    monkeypatch.setattr(_base, "_CANDIDATE_PATIENCE", 10**6)
+    uncapped, uncapped_iterations = fit()
+    assert capped_iterations < uncapped_iterations
+    assert capped.n_iter_ == uncapped.n_iter_  # the smooth candidate's
+    assert_array_equal(capped.predict(X), uncapped.predict(X))
+    # The last validation score is the abandoned or the converged candidate's.
+    assert capped.validation_scores_[:-1] == uncapped.validation_scores_[:-1]
 
 
 def noiseless_data(n_samples=200):
