@@ -81,8 +81,18 @@ class PrimaryMap(ABC):
         """
         return X
 
+    def shared(self, params):
+        """Products of the parameters alone that every chunk of one evaluation
+        reuses, or ``None``.
+
+        An evaluation in chunks computes them once and passes them to
+        :meth:`matrices` and :meth:`backward_terms`, which otherwise compute
+        them themselves.
+        """
+        return None
+
     @abstractmethod
-    def matrices(self, params, inputs):
+    def matrices(self, params, inputs, shared=None):
         """The primary matrices of every sample, shape ``(N, S, n, n)``."""
 
     @abstractmethod
@@ -93,6 +103,21 @@ class PrimaryMap(ABC):
         \overline{\bar G}\, dH`; the returned gradients are summed over the
         samples, one array per block, in the same convention.
         """
+
+    def backward_terms(self, params, inputs, matrices_grad, shared=None):
+        """Terms of :meth:`backward` that add up over chunks of samples.
+
+        Their sums over the chunks of an evaluation, together with the other
+        gradients of the model (any further keys), go to
+        :meth:`finish_backward`.  By default they are the block gradients.
+        """
+        return self.backward(params, inputs, matrices_grad)
+
+    def finish_backward(self, params, grads):
+        """The gradients ``grads`` with the summed :meth:`backward_terms`
+        turned into block gradients, once per evaluation; by default as they
+        are."""
+        return grads
 
     def input_scaling(self, X, sample_weight):
         """``(shift, scale)`` that standardise the features, or ``None``."""
@@ -229,7 +254,7 @@ class AffineMap(PrimaryMap):
         params["constant"] += np.diag(np.linspace(-self.spread, self.spread, n))
         return params
 
-    def matrices(self, params, inputs):
+    def matrices(self, params, inputs, shared=None):
         n, p = self.matrix_size, self.n_features
         couplings = params["couplings"].reshape(p, n * n)
         stack = inputs @ couplings + params["constant"].reshape(n * n)
@@ -416,7 +441,7 @@ class ProjectedMap(AffineMap):
         affine = AffineMap(self.n_directions, self.matrix_size, self.complex_valued)
         return affine, inputs @ params["projection"].T
 
-    def matrices(self, params, inputs):
+    def matrices(self, params, inputs, shared=None):
         affine, projected = self._on_directions(params, inputs)
         return affine.matrices(params, projected)
 
@@ -696,10 +721,18 @@ class GramWindowMap(PrimaryMap):
             start = stop
         return grads
 
-    def matrices(self, params, inputs):
+    def shared(self, params):
+        r""":math:`\Phi` and :math:`Q`, the same for every chunk of an evaluation."""
+        return {
+            "latent_factors": self._latent_factors(params),
+            "class_factors": self._class_factors(params),
+        }
+
+    def matrices(self, params, inputs, shared=None):
+        shared = shared or self.shared(params)
         n_samples, n = len(inputs), self.matrix_size
-        latent = inputs @ self._latent_factors(params)
-        class_factors = self._class_factors(params)
+        latent = inputs @ shared["latent_factors"]
+        class_factors = shared["class_factors"]
         flat = latent @ _as_real(class_factors.reshape(len(class_factors), -1))
         if self.complex_valued:
             flat = flat.view(np.complex128)
@@ -707,35 +740,51 @@ class GramWindowMap(PrimaryMap):
         return stack + params["class_bias"]
 
     def backward(self, params, inputs, matrices_grad):
+        shared = self.shared(params)
+        terms = self.backward_terms(params, inputs, matrices_grad, shared)
+        return self.finish_backward(params, terms)
+
+    def backward_terms(self, params, inputs, matrices_grad, shared=None):
+        r""":math:`\bar B_c`, :math:`\bar Q` and :math:`\bar\Phi`: the two GEMMs
+        of the forward pass, transposed, over the samples of one chunk."""
+        shared = shared or self.shared(params)
         n_samples = len(inputs)
-        latent_factors = self._latent_factors(params)
-        class_factors = self._class_factors(params)
-        latent = inputs @ latent_factors
+        class_factors = shared["class_factors"]
+        latent = inputs @ shared["latent_factors"]
         grad_flat = _as_real(matrices_grad.reshape(n_samples, -1))
-        # The two GEMMs of the forward pass, transposed.
-        class_factors_grad = latent.T @ grad_flat
         latent_grad = (
             grad_flat @ _as_real(class_factors.reshape(len(class_factors), -1)).T
         )
-        latent_factors_grad = inputs.T @ latent_grad
+        return {
+            "class_bias": matrices_grad.sum(axis=0),
+            "class_factors": latent.T @ grad_flat,
+            "latent_factors": inputs.T @ latent_grad,
+        }
+
+    def finish_backward(self, params, grads):
+        r"""The gradients of :math:`D_c, K_i, L_i` from the summed :math:`\bar Q,
+        \bar \Phi`: parameter-sized work, done once per evaluation."""
+        grads = dict(grads)
+        class_factors_grad = grads.pop("class_factors")
+        latent_factors_grad = grads.pop("latent_factors")
         if self.complex_valued:
             class_factors_grad = class_factors_grad.view(np.complex128)
-        class_factors_grad = class_factors_grad.reshape(class_factors.shape)
+        n = self.matrix_size
+        class_factors_grad = class_factors_grad.reshape(
+            self._latent_packing.n_floats, self.n_systems, n, n
+        )
         # Q_sc = D_c T'_s D_c^dagger -> Dbar_c = sum_s (Qbar + Qbar^dagger) D_c T'_s.
         congruence = params["class_congruence"]
         symmetric = class_factors_grad + np.conj(
             np.swapaxes(class_factors_grad, -1, -2)
         )
-        congruence_grad = np.einsum(
+        grads["class_congruence"] = np.einsum(
             "scij,cjk,skl->cil", symmetric, congruence, self._latent_basis
         )
         # Phi_(i,t) = pack(K_i T_t K_i^dagger): its Hermitian matrix gradient.
         products_grad = _packed_adjoint(self._latent_packing, latent_factors_grad)
-        return {
-            "class_congruence": congruence_grad,
-            "class_bias": matrices_grad.sum(axis=0),
-            **self._window_grads(params, products_grad),
-        }
+        grads.update(self._window_grads(params, products_grad))
+        return grads
 
     def _constant_features(self):
         """Values of the features that do not depend on the image (NaN if they do).

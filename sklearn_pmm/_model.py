@@ -106,8 +106,8 @@ class PMMModel:
             selected_vectors = vectors[..., columns]
         return values, vectors, index, selected_values, selected_vectors
 
-    def _forward(self, params, inputs, offset):
-        eig = self._eigensystem(self.map.matrices(params, inputs))
+    def _forward(self, params, inputs, offset, shared):
+        eig = self._eigensystem(self.map.matrices(params, inputs, shared))
         raw, cache = self.readout.forward(eig[4], eig[3], params)
         outputs = raw.reshape(len(raw), self.n_outputs) + (offset + params["intercept"])
         return outputs, eig, cache
@@ -124,22 +124,29 @@ class PMMModel:
         """
         params = self.layout.unpack(theta)
         offset = self.readout.offset(params)[0].ravel()
+        shared = self.map.shared(params)
         chunks = policy.map(
-            lambda batch: self._forward(params, inputs[batch], offset)[0], len(inputs)
+            lambda batch: self._forward(params, inputs[batch], offset, shared)[0],
+            len(inputs),
         )
         return np.concatenate(chunks)
 
     def eigenvalues(self, theta, inputs, policy):
         """All eigenvalues of the primary matrices, ascending, shape ``(N, S, n)``."""
         params = self.layout.unpack(theta)
+        shared = self.map.shared(params)
         chunks = policy.map(
-            lambda batch: np.linalg.eigvalsh(self.map.matrices(params, inputs[batch])),
+            lambda batch: np.linalg.eigvalsh(
+                self.map.matrices(params, inputs[batch], shared)
+            ),
             len(inputs),
         )
         return np.concatenate(chunks)
 
-    def _chunk_loss_gradient(self, inputs, targets, weights, params, offset, data_loss):
-        outputs, eig, cache = self._forward(params, inputs, offset)
+    def _chunk_loss_gradient(
+        self, inputs, targets, weights, params, offset, shared, data_loss
+    ):
+        outputs, eig, cache = self._forward(params, inputs, offset, shared)
         values, vectors, index, selected_values, selected_vectors = eig
         loss, outputs_grad = data_loss.loss_gradient(outputs, targets, weights)
         per_system = outputs_grad.reshape(len(outputs_grad), self.map.n_systems, -1)
@@ -156,7 +163,7 @@ class PMMModel:
             self.broadening,
         )
         matrices_grad = selected_vectors @ np.conj(np.swapaxes(factor, -1, -2))
-        grads.update(self.map.backward(params, inputs, matrices_grad))
+        grads.update(self.map.backward_terms(params, inputs, matrices_grad, shared))
         return loss, grads, outputs_grad.sum(axis=0)
 
     def loss_gradient(
@@ -203,6 +210,7 @@ class PMMModel:
         params = self.layout.unpack(theta)
         offset, offset_cache = self.readout.offset(params)
         offset = offset.ravel()
+        shared = self.map.shared(params)
         chunks = policy.map(
             lambda batch: self._chunk_loss_gradient(
                 inputs[batch],
@@ -210,6 +218,7 @@ class PMMModel:
                 sample_weight[batch],
                 params,
                 offset,
+                shared,
                 data_loss,
             ),
             len(inputs),
@@ -219,6 +228,7 @@ class PMMModel:
             loss = loss + chunk_loss
             grads = {name: grads[name] + chunk_grads[name] for name in grads}
             outputs_grad_sum = outputs_grad_sum + chunk_sum
+        grads = self.map.finish_backward(params, grads)
         per_system = outputs_grad_sum.reshape(self.map.n_systems, -1)
         for name, grad in self.readout.offset_gradient(
             per_system, offset_cache

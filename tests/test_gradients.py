@@ -287,7 +287,7 @@ class SystemsAffineMap(PrimaryMap):
         params["constant"] += np.diag(np.linspace(-1.0, 1.0, self.matrix_size))
         return params
 
-    def matrices(self, params, inputs):
+    def matrices(self, params, inputs, shared=None):
         linear = np.einsum("nl,slab->nsab", inputs, params["couplings"])
         return linear + params["constant"]
 
