@@ -42,9 +42,11 @@ class PrimaryMap(ABC):
 
     n_systems = 1
     per_feature = False
-    # Large chunks for maps that redo work on the parameters alone in every
-    # chunk, as the image map does (benchmarks/results/chunks.md).
-    max_chunk_rows = 2048
+    # Small chunks: glibc frees the temporaries of a larger chunk back to the
+    # system and faults them in again on every evaluation, which costs more
+    # than the few Python calls each extra chunk adds
+    # (benchmarks/results/chunks.md).
+    max_chunk_rows = 256
 
     def __init__(self, matrix_size, complex_valued):
         self.matrix_size = matrix_size
@@ -221,11 +223,6 @@ class AffineMap(PrimaryMap):
     """
 
     per_feature = True
-    # Small chunks: glibc frees the temporaries of a larger chunk back to the
-    # system and faults them in again on every evaluation, which costs more
-    # than the few Python calls each extra chunk adds
-    # (benchmarks/results/chunks.md).
-    max_chunk_rows = 256
 
     def __init__(
         self, n_features, matrix_size, complex_valued, spread=1.0, coupling=1.0
