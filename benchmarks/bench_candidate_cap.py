@@ -38,14 +38,7 @@ import numpy as np
 import scipy
 import sklearn
 from _provenance import git_describe, load_average
-from sklearn.datasets import (
-    load_breast_cancer,
-    load_diabetes,
-    load_digits,
-    load_iris,
-    load_wine,
-    make_friedman1,
-)
+from bench_tabular import DATASETS
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -56,17 +49,6 @@ from sklearn_pmm import PMMClassifier, PMMRegressor, _base
 from sklearn_pmm.datasets import TEST_FUNCTIONS, make_test_function
 
 PATIENCES = (10, 25, 50, 100, 200)
-TABULAR = {
-    "diabetes": (lambda: load_diabetes(return_X_y=True), PMMRegressor),
-    "friedman1": (
-        lambda: make_friedman1(n_samples=500, n_features=10, noise=1.0, random_state=0),
-        PMMRegressor,
-    ),
-    "iris": (lambda: load_iris(return_X_y=True), PMMClassifier),
-    "wine": (lambda: load_wine(return_X_y=True), PMMClassifier),
-    "breast_cancer": (lambda: load_breast_cancer(return_X_y=True), PMMClassifier),
-    "digits": (lambda: load_digits(return_X_y=True), PMMClassifier),
-}
 
 _trails = []
 
@@ -96,14 +78,14 @@ def _fit_case(case):
             X, y = make_test_function(name, random_state=index)
             PMMRegressor(random_state=index).fit(X, y)
         else:
-            load, estimator = TABULAR[name]
+            task, load = DATASETS[name]
             X, y = load()
-            splitter = (
-                KFold(5, shuffle=True, random_state=0)
-                if estimator is PMMRegressor
-                else StratifiedKFold(5, shuffle=True, random_state=0)
-            )
-            train, _ = list(splitter.split(X, y))[index]
+            if task == "regression":
+                splitter, estimator = KFold, PMMRegressor
+            else:
+                splitter, estimator = StratifiedKFold, PMMClassifier
+            folds = splitter(5, shuffle=True, random_state=0).split(X, y)
+            train, _ = list(folds)[index]
             model = make_pipeline(StandardScaler(), estimator(random_state=0))
             model.fit(X[train], y[train])
     return group, list(_trails)
@@ -151,7 +133,7 @@ def main(argv=None):
     cases = [
         (f"paper seed {seed}", name, seed) for seed in (0, 1) for name in TEST_FUNCTIONS
     ]
-    cases += [(name, name, fold) for name in TABULAR for fold in range(5)]
+    cases += [(name, name, fold) for name in DATASETS for fold in range(5)]
     load_at_start = load_average()
     tic = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.n_jobs) as pool:
