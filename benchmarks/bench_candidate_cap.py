@@ -24,8 +24,9 @@ winners the cap would have abandoned::
     python benchmarks/bench_candidate_cap.py \
         --output benchmarks/results/candidate_cap.md
 
-The fits run in forked worker processes (``--n-jobs``), so that they see the
-recorder; BLAS is capped at one thread.
+The fits run in ``--n-jobs`` worker processes, each of which puts the
+recorder in place in its own copy of the package; BLAS is capped at one
+thread.
 """
 
 import argparse
