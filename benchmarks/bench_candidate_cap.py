@@ -46,7 +46,8 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import sklearn_pmm
-from sklearn_pmm import PMMClassifier, PMMRegressor, _base
+from sklearn_pmm import PMMClassifier, PMMRegressor
+from sklearn_pmm._base import estimator as estimator_base
 from sklearn_pmm.datasets import TEST_FUNCTIONS, make_test_function
 
 PATIENCES = (10, 25, 50, 100, 200)
@@ -72,7 +73,7 @@ class _Recorder:
 def _fit_case(case):
     """Fit one case; returns ``(group, [trail, ...])``."""
     group, name, index = case
-    _base._LosingCandidate = _Recorder
+    estimator_base._LosingCandidate = _Recorder
     _trails.clear()
     with threadpool_limits(limits=1):
         if group.startswith("paper"):

@@ -11,7 +11,7 @@ the commands with ``PYTHONPATH=.``)::
 
 Every loss-and-gradient evaluation, and every prediction, runs its samples
 in chunks of at most ``max_chunk_rows`` rows of the primary-matrix map
-(:func:`sklearn_pmm._eigh.chunk_rows`).  A chunk allocates its temporaries
+(:func:`sklearn_pmm._core.eigh.chunk_rows`).  A chunk allocates its temporaries
 (matrices, eigenvectors, readout terms, adjoints) and frees them at its end.
 How much that costs depends on the allocator: glibc's ``malloc`` returns freed
 memory at the top of its heap to the system once more than its (dynamic)
@@ -82,11 +82,11 @@ def _time_evaluations(function, evals):
 
 
 def _affine_loss(spec):
-    from sklearn_pmm._eigh import ExecutionPolicy
-    from sklearn_pmm._loss import SquaredError
-    from sklearn_pmm._maps import AffineMap
-    from sklearn_pmm._model import PMMModel
-    from sklearn_pmm._readout import DecoderReadout
+    from sklearn_pmm._core.eigh import ExecutionPolicy
+    from sklearn_pmm._core.loss import SquaredError
+    from sklearn_pmm._core.maps import AffineMap
+    from sklearn_pmm._core.model import PMMModel
+    from sklearn_pmm._core.readout import DecoderReadout
 
     rng = np.random.default_rng(0)
     X = rng.uniform(0.0, 1.0, (spec["n_samples"], 2))
@@ -105,7 +105,7 @@ def _affine_loss(spec):
 def _image_loss(spec):
     from bench_speed import image_loss_problem
 
-    from sklearn_pmm._eigh import ExecutionPolicy
+    from sklearn_pmm._core.eigh import ExecutionPolicy
 
     _, _, _, loss = image_loss_problem()
     policy = ExecutionPolicy(chunk_size=spec["cap"])
@@ -117,7 +117,7 @@ def _fit(spec):
     from sklearn.preprocessing import StandardScaler
 
     from sklearn_pmm import PMMClassifier, PMMRegressor
-    from sklearn_pmm._maps import AffineMap
+    from sklearn_pmm._core.maps import AffineMap
     from sklearn_pmm.datasets import make_test_function
 
     AffineMap.max_chunk_rows = spec["cap"]

@@ -115,7 +115,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from sklearn_pmm._classifier import PMMClassifier
+from sklearn_pmm._estimators.classifier import PMMClassifier
 
 DATASETS = {
     "iris": load_iris,

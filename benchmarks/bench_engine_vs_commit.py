@@ -31,11 +31,11 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from sklearn_pmm._eigh import ExecutionPolicy
-from sklearn_pmm._loss import SquaredError
-from sklearn_pmm._maps import AffineMap
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._readout import DecoderReadout
+from sklearn_pmm._core.eigh import ExecutionPolicy
+from sklearn_pmm._core.loss import SquaredError
+from sklearn_pmm._core.maps import AffineMap
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.readout import DecoderReadout
 
 
 def import_old_engine(commit, directory):

@@ -302,16 +302,16 @@ def franke_data(n_samples):
 
 def count_loss_evaluations():
     """Wrap ``PMMModel.loss_gradient`` with a call counter (child only)."""
-    from sklearn_pmm import _model
+    from sklearn_pmm._core import model
 
-    original = _model.PMMModel.loss_gradient
+    original = model.PMMModel.loss_gradient
     counter = {"calls": 0}
 
     def counted(self, *args, **kwargs):
         counter["calls"] += 1
         return original(self, *args, **kwargs)
 
-    _model.PMMModel.loss_gradient = counted
+    model.PMMModel.loss_gradient = counted
     return counter
 
 
@@ -323,7 +323,7 @@ def time_solvers():
     (validation, duplicate merging, standardisation, set-up, the final
     rescaling).
     """
-    from sklearn_pmm import _base
+    from sklearn_pmm._base import estimator
 
     timer = {"seconds": 0.0}
 
@@ -337,8 +337,8 @@ def time_solvers():
 
         return wrapper
 
-    _base.minimize_lbfgs = timed(_base.minimize_lbfgs)
-    _base.minimize_adam = timed(_base.minimize_adam)
+    estimator.minimize_lbfgs = timed(estimator.minimize_lbfgs)
+    estimator.minimize_adam = timed(estimator.minimize_adam)
     return timer
 
 
@@ -537,8 +537,8 @@ def child_epochs(task):
     each round, in alternating order, lets the machine's drift hit all N
     alike, which separate processes minutes apart cannot.
     """
-    from sklearn_pmm._base import _AUTO_BATCH_SIZE
-    from sklearn_pmm._solvers import minimize_adam
+    from sklearn_pmm._base.estimator import _AUTO_BATCH_SIZE
+    from sklearn_pmm._base.solvers import minimize_adam
 
     estimator = regressor(task)
     sizes = task["sizes"]

@@ -14,7 +14,7 @@ the commands with ``PYTHONPATH=.``)::
 Every row uses ``p = 2`` features drawn uniformly on ``[0, 1)``, ``r = 3``
 eigenvectors, ``which="lowest"`` and the ``"decoder"`` readout, and one
 stack of ``N`` primary matrices ``H(x) = H_0 + x_1 H_1 + x_2 H_2`` built by
-the affine map (``sklearn_pmm._maps.AffineMap``) from random parameters
+the affine map (``sklearn_pmm._core.maps.AffineMap``) from random parameters
 (``PMMModel.initial_parameters(np.random.RandomState(0))``), real symmetric
 or complex Hermitian.  All candidates of a row see that same stack.
 
@@ -34,7 +34,7 @@ predict µs/mat
     The package's whole prediction path, ``PMMModel.outputs`` (the stack
     built from the features, eigendecomposed in chunks, read out), per
     sample.  The chunks are the estimators' own
-    (``sklearn_pmm._eigh.chunk_rows``: at most 256 rows for this map).
+    (``sklearn_pmm._core.eigh.chunk_rows``: at most 256 rows for this map).
 predict/eigh
     Throughput of that prediction path relative to the bare stacked
     eigensolves of the same stack (numpy time / predict time); target >= 0.8.
@@ -116,11 +116,11 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from sklearn_pmm import PMMImageClassifier, PMMRegressor
-from sklearn_pmm._eigh import ExecutionPolicy, chunk_rows
-from sklearn_pmm._loss import SquaredError
-from sklearn_pmm._maps import AffineMap
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._readout import DecoderReadout
+from sklearn_pmm._core.eigh import ExecutionPolicy, chunk_rows
+from sklearn_pmm._core.loss import SquaredError
+from sklearn_pmm._core.maps import AffineMap
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.readout import DecoderReadout
 
 N_FEATURES = 2
 N_EIGENVECTORS = 3

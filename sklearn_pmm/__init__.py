@@ -6,10 +6,10 @@ and reads outputs from its eigensystem (Cook et al., Nature Communications 16,
 5929, 2025).
 """
 
-from sklearn_pmm._classifier import PMMClassifier
-from sklearn_pmm._cv import PMMClassifierCV, PMMRegressorCV
-from sklearn_pmm._image_classifier import PMMImageClassifier
-from sklearn_pmm._regressor import PMMRegressor
+from sklearn_pmm._estimators.classifier import PMMClassifier
+from sklearn_pmm._estimators.cv import PMMClassifierCV, PMMRegressorCV
+from sklearn_pmm._estimators.image_classifier import PMMImageClassifier
+from sklearn_pmm._estimators.regressor import PMMRegressor
 
 __version__ = "0.1.0.dev0"
 

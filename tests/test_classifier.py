@@ -11,13 +11,13 @@ from sklearn.datasets import load_iris, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 
-from sklearn_pmm import _eigh
-from sklearn_pmm._classifier import PMMClassifier
-from sklearn_pmm._eigh import ExecutionPolicy
-from sklearn_pmm._loss import SoftmaxCrossEntropy
-from sklearn_pmm._maps import AffineMap
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._readout import DecoderReadout
+from sklearn_pmm._core import eigh
+from sklearn_pmm._core.eigh import ExecutionPolicy
+from sklearn_pmm._core.loss import SoftmaxCrossEntropy
+from sklearn_pmm._core.maps import AffineMap
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.readout import DecoderReadout
+from sklearn_pmm._estimators.classifier import PMMClassifier
 
 
 def test_weights_equal_repeats():
@@ -273,7 +273,7 @@ def test_n_jobs_does_not_change_results(monkeypatch):
     X, y = _blobs(3, n_samples=120)
     # Chunks of 16 rows and threads for 16 rows or more: n_jobs=2 uses them.
     monkeypatch.setattr(AffineMap, "max_chunk_rows", 16)
-    monkeypatch.setattr(_eigh, "MIN_TASK_ROWS", 16)
+    monkeypatch.setattr(eigh, "MIN_TASK_ROWS", 16)
     one = _fast(n_jobs=1, max_iter=30).fit(X, y)
     two = _fast(n_jobs=2, max_iter=30).fit(X, y)
     assert_array_equal(one.predict_proba(X), two.predict_proba(X))

@@ -13,9 +13,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 
-from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV, _base
-from sklearn_pmm._base import _LosingCandidate, merge_duplicate_rows
-from sklearn_pmm._model import PMMModel
+from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
+from sklearn_pmm._base import estimator as estimator_base
+from sklearn_pmm._base.estimator import _LosingCandidate, merge_duplicate_rows
+from sklearn_pmm._core.model import PMMModel
 
 SMALL = dict(matrix_size=4, n_eigenvectors=2, random_state=0)
 ESTIMATORS = [PMMRegressor, PMMClassifier]
@@ -126,7 +127,7 @@ def test_a_losing_converged_candidate_is_abandoned(monkeypatch, capsys):
         return est, sum("converged iteration" in line for line in lines)
 
     capped, capped_iterations = fit()
-    monkeypatch.setattr(_base, "_CANDIDATE_PATIENCE", 10**6)
+    monkeypatch.setattr(estimator_base, "_CANDIDATE_PATIENCE", 10**6)
     uncapped, uncapped_iterations = fit()
     assert capped_iterations < uncapped_iterations
     assert capped.n_iter_ == uncapped.n_iter_  # the smooth candidate's
@@ -249,7 +250,7 @@ def test_a_feature_that_varies_in_one_fitted_row_keeps_its_couplings():
 
 @pytest.mark.parametrize("complex_valued", [False, True])
 def test_smoothness_penalty_is_scale_free(complex_valued):
-    from sklearn_pmm._maps import AffineMap
+    from sklearn_pmm._core.maps import AffineMap
 
     affine = AffineMap(3, 4, complex_valued)
     params = affine.initial_parameters(np.random.RandomState(0))
@@ -402,7 +403,7 @@ def test_partial_fit_interrupted_keeps_the_previous_state(monkeypatch):
 def test_chunk_rows_follow_working_memory():
     from sklearn import config_context
 
-    from sklearn_pmm._eigh import chunk_rows
+    from sklearn_pmm._core.eigh import chunk_rows
 
     X, y = make_data(PMMRegressor, n_samples=300)
     est = PMMRegressor(**SMALL, max_iter=30)

@@ -11,7 +11,7 @@ can move in.
 The tests are parametrised over the registries: every packing kind of
 ``PACKING_KINDS``, every readout of ``READOUTS``, every data loss of
 ``DATA_LOSSES`` and every primary map of ``MAP_FACTORIES`` (which must cover
-``sklearn_pmm._maps.MAPS``), so a new map, readout or loss is
+``sklearn_pmm._core.maps.MAPS``), so a new map, readout or loss is
 finite-difference checked as soon as it is registered.
 
 Tolerances are about ten times the worst error measured with the seeds
@@ -30,25 +30,25 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
-from sklearn_pmm._eigh import (
+from sklearn_pmm._core.eigh import (
     DEFAULT_BROADENING,
     ExecutionPolicy,
     broadened_inverse_gaps,
     eigh_adjoint_factor,
     eigh_stack,
 )
-from sklearn_pmm._hermitian import HermitianPacking
-from sklearn_pmm._loss import DATA_LOSSES, SoftmaxCrossEntropy, SquaredError
-from sklearn_pmm._maps import (
+from sklearn_pmm._core.hermitian import HermitianPacking
+from sklearn_pmm._core.loss import DATA_LOSSES, SoftmaxCrossEntropy, SquaredError
+from sklearn_pmm._core.maps import (
     MAPS,
     AffineMap,
     GramWindowMap,
     PrimaryMap,
     ProjectedMap,
 )
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._params import PACKING_KINDS, ParameterBlock, ParameterLayout
-from sklearn_pmm._readout import (
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.params import PACKING_KINDS, ParameterBlock, ParameterLayout
+from sklearn_pmm._core.readout import (
     READOUTS,
     WHICH_OPTIONS,
     DecoderReadout,

@@ -18,9 +18,9 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_pmm import PMMImageClassifier
-from sklearn_pmm._eigh import ExecutionPolicy
-from sklearn_pmm._hermitian import HermitianPacking
-from sklearn_pmm._image import (
+from sklearn_pmm._core.eigh import ExecutionPolicy
+from sklearn_pmm._core.hermitian import HermitianPacking
+from sklearn_pmm._core.image import (
     clip_windows,
     gram_features,
     grid_windows,
@@ -28,11 +28,11 @@ from sklearn_pmm._image import (
     window_grams,
     window_pixels,
 )
-from sklearn_pmm._loss import SoftmaxCrossEntropy
-from sklearn_pmm._maps import MAPS, GramWindowMap
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._params import ParameterLayout
-from sklearn_pmm._readout import READOUTS
+from sklearn_pmm._core.loss import SoftmaxCrossEntropy
+from sklearn_pmm._core.maps import MAPS, GramWindowMap
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.params import ParameterLayout
+from sklearn_pmm._core.readout import READOUTS
 
 COMPLEX = pytest.mark.parametrize(
     "complex_valued", [False, True], ids=["real", "complex"]

@@ -327,11 +327,11 @@ def make_engine(config):
     mean loss and its gradient with respect to ``theta``.  Only this function
     knows the engine's API; the test below depends on nothing else.
     """
-    from sklearn_pmm._eigh import ExecutionPolicy
-    from sklearn_pmm._loss import SoftmaxCrossEntropy, SquaredError
-    from sklearn_pmm._maps import AffineMap
-    from sklearn_pmm._model import PMMModel
-    from sklearn_pmm._readout import READOUTS
+    from sklearn_pmm._core.eigh import ExecutionPolicy
+    from sklearn_pmm._core.loss import SoftmaxCrossEntropy, SquaredError
+    from sklearn_pmm._core.maps import AffineMap
+    from sklearn_pmm._core.model import PMMModel
+    from sklearn_pmm._core.readout import READOUTS
 
     n = config["matrix_size"]
     affine = AffineMap(config["n_features"], n, config["complex_valued"])

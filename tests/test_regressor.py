@@ -28,8 +28,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklearn_pmm import PMMRegressor, _eigh
-from sklearn_pmm._maps import AffineMap
+from sklearn_pmm import PMMRegressor
+from sklearn_pmm._core import eigh
+from sklearn_pmm._core.maps import AffineMap
 
 READOUTS = ["decoder", "expectation", "eigenvalues"]
 # These tests check the mechanics of one fit on all rows (losses, curves,
@@ -129,7 +130,7 @@ def test_n_jobs_does_not_change_the_model(readout, n_restarts, monkeypatch):
     # Chunks of 16 rows, and threads for 16 rows or more, so that n_jobs=2
     # really runs chunks in threads (or, with a restart, the starts).
     monkeypatch.setattr(AffineMap, "max_chunk_rows", 16)
-    monkeypatch.setattr(_eigh, "MIN_TASK_ROWS", 16)
+    monkeypatch.setattr(eigh, "MIN_TASK_ROWS", 16)
     params = dict(readout=readout, n_restarts=n_restarts, max_iter=30)
     serial = fit(X, y, n_jobs=1, **params)
     threaded = fit(X, y, n_jobs=2, **params)

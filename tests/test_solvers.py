@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sklearn_pmm._eigh import ExecutionPolicy
-from sklearn_pmm._loss import SquaredError
-from sklearn_pmm._maps import AffineMap
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._readout import DecoderReadout
-from sklearn_pmm._solvers import AdamOptimizer, minimize_adam, minimize_lbfgs
+from sklearn_pmm._base.solvers import AdamOptimizer, minimize_adam, minimize_lbfgs
+from sklearn_pmm._core.eigh import ExecutionPolicy
+from sklearn_pmm._core.loss import SquaredError
+from sklearn_pmm._core.maps import AffineMap
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.readout import DecoderReadout
 
 
 def least_squares(n_samples=200, noise=0.3, seed=0):

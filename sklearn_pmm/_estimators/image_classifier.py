@@ -6,10 +6,10 @@ from numbers import Integral
 
 import numpy as np
 
-from sklearn_pmm._classifier import _PMMClassifierBase
 from sklearn_pmm._compat import Interval
-from sklearn_pmm._image import clip_windows, grid_windows
-from sklearn_pmm._maps import GramWindowMap
+from sklearn_pmm._core.image import clip_windows, grid_windows
+from sklearn_pmm._core.maps import GramWindowMap
+from sklearn_pmm._estimators.classifier import _PMMClassifierBase
 
 
 class PMMImageClassifier(_PMMClassifierBase):
@@ -118,7 +118,7 @@ class PMMImageClassifier(_PMMClassifierBase):
         off-diagonal Gram entries (:math:`\Phi_f` the latent matrix of one
         entry), relative to the spread of their image-independent part
         :math:`A_c` (trace removed); see
-        :meth:`~sklearn_pmm._maps.GramWindowMap.smoothness_penalty`.  It is
+        :meth:`~sklearn_pmm._core.maps.GramWindowMap.smoothness_penalty`.  It is
         invariant to the rescalings above.  With ``early_stopping`` it
         starts the path :math:`\gamma, \gamma/10, \gamma/100, 0`.
     max_iter : int, default=400

@@ -28,7 +28,7 @@ import numpy as np
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
-from sklearn_pmm._hermitian import HermitianPacking
+from sklearn_pmm._core.hermitian import HermitianPacking
 
 
 def _pair(value, name):
@@ -77,7 +77,7 @@ def grid_windows(image_shape, window_shape, stride):
 
     Examples
     --------
-    >>> from sklearn_pmm._image import grid_windows
+    >>> from sklearn_pmm._core.image import grid_windows
     >>> grid_windows((8, 8), 4, 2)[[0, 1, -1]]
     array([[0, 0, 4, 4],
            [0, 2, 4, 4],
@@ -115,7 +115,7 @@ def clip_windows(image_shape, windows):
 
     Examples
     --------
-    >>> from sklearn_pmm._image import clip_windows
+    >>> from sklearn_pmm._core.image import clip_windows
     >>> clip_windows((8, 8), [(6, -1, 4, 3)])
     array([[6, 0, 2, 2]])
     """
@@ -168,7 +168,7 @@ def window_pixels(images, windows):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._image import window_pixels
+    >>> from sklearn_pmm._core.image import window_pixels
     >>> image = np.arange(9.0).reshape(1, 3, 3)
     >>> window_pixels(image, np.array([[1, 1, 2, 2], [0, 2, 1, 1]]))[0]
     array([[[4., 5.],
@@ -233,7 +233,7 @@ def window_grams(images, windows):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._image import window_grams
+    >>> from sklearn_pmm._core.image import window_grams
     >>> image = np.array([[[2.0, 0.0], [4.0, 0.0]]])
     >>> R, C = window_grams(image, np.array([[0, 0, 2, 2]]))
     >>> R[0, 0]
@@ -276,7 +276,7 @@ def images_from_features(X, image_shape):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._image import images_from_features
+    >>> from sklearn_pmm._core.image import images_from_features
     >>> images_from_features(np.array([[1.0, 2.0, 3.0, 4.0]]), (1, 2, 2))
     array([[[1.+2.j, 3.+4.j]]])
     """
@@ -291,7 +291,7 @@ def gram_features(images, windows, working_memory=None):
     r"""Packed Gram matrices of every window: the image PMM's per-sample inputs.
 
     The Gram matrices of :func:`window_grams`, each packed into real floats
-    with :class:`~sklearn_pmm._hermitian.HermitianPacking` (real symmetric
+    with :class:`~sklearn_pmm._core.hermitian.HermitianPacking` (real symmetric
     for real images, complex Hermitian for two channels), so that
 
     .. math::
@@ -317,7 +317,7 @@ def gram_features(images, windows, working_memory=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._image import gram_features
+    >>> from sklearn_pmm._core.image import gram_features
     >>> image = np.array([[[2.0, 0.0], [4.0, 0.0]]])
     >>> gram_features(image, np.array([[0, 0, 2, 2]]))
     array([[1. , 0.5, 1. , 1. , 0. , 1. ]])

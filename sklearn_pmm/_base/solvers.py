@@ -58,7 +58,7 @@ def minimize_lbfgs(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._solvers import minimize_lbfgs
+    >>> from sklearn_pmm._base.solvers import minimize_lbfgs
     >>> result, curve = minimize_lbfgs(
     ...     lambda t: (float(t @ t), 2 * t), np.ones(3), max_iter=10, tol=1e-10)
     >>> bool(result.fun < 1e-12), len(curve) <= 10
@@ -183,7 +183,7 @@ class AdamOptimizer:
     sign of its gradient:
 
     >>> import numpy as np
-    >>> from sklearn_pmm._solvers import AdamOptimizer
+    >>> from sklearn_pmm._base.solvers import AdamOptimizer
     >>> optimizer = AdamOptimizer(np.zeros(2), learning_rate_init=0.1, epsilon=0)
     >>> optimizer.update(np.zeros(2), np.array([3.0, -0.5]))
     array([-0.1,  0.1])
@@ -328,7 +328,7 @@ def minimize_adam(
     batches of 8 of the 40 rows:
 
     >>> import numpy as np
-    >>> from sklearn_pmm._solvers import minimize_adam
+    >>> from sklearn_pmm._base.solvers import minimize_adam
     >>> rng = np.random.RandomState(0)
     >>> X = rng.normal(size=(40, 2))
     >>> y = X @ [1.0, -2.0]

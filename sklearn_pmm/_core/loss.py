@@ -43,7 +43,7 @@ class SquaredError(DataLoss):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._loss import SquaredError
+    >>> from sklearn_pmm._core.loss import SquaredError
     >>> loss, grad = SquaredError().loss_gradient(
     ...     np.array([[1.0]]), np.array([[3.0]]), np.array([2.0]))
     >>> float(loss), grad
@@ -67,7 +67,7 @@ class SoftmaxCrossEntropy(DataLoss):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._loss import SoftmaxCrossEntropy
+    >>> from sklearn_pmm._core.loss import SoftmaxCrossEntropy
     >>> loss, grad = SoftmaxCrossEntropy(1.0).loss_gradient(
     ...     np.zeros((1, 2)), np.array([[1.0, 0.0]]), np.ones(1))
     >>> round(float(loss), 6)

@@ -9,15 +9,15 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
-from sklearn_pmm._base import (
+from sklearn_pmm._base.docstrings import fill_doc
+from sklearn_pmm._base.estimator import (
     _AffinePMM,
     _BasePMM,
     leaves_estimator_unchanged_on_error,
     merge_duplicate_rows,
 )
 from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
-from sklearn_pmm._docstrings import fill_doc
-from sklearn_pmm._loss import SoftmaxCrossEntropy
+from sklearn_pmm._core.loss import SoftmaxCrossEntropy
 
 # Logit gap (in units of the temperature) of the constant single-class model:
 # exp(-708.4) is the smallest normal float64, so the class gets probability 1.

@@ -6,15 +6,15 @@ from sklearn.base import MultiOutputMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import validate_data
 
-from sklearn_pmm._base import (
+from sklearn_pmm._base.docstrings import fill_doc
+from sklearn_pmm._base.estimator import (
     _AffinePMM,
     leaves_estimator_unchanged_on_error,
     merge_duplicate_rows,
 )
 from sklearn_pmm._compat import _check_sample_weight, _fit_context
-from sklearn_pmm._docstrings import fill_doc
-from sklearn_pmm._loss import SquaredError
-from sklearn_pmm._maps import weighted_mean_scale
+from sklearn_pmm._core.loss import SquaredError
+from sklearn_pmm._core.maps import weighted_mean_scale
 
 # The screening test of _BasePMM._screening_progress over 35 rather than 50
 # iterations: faster, and as accurate on draws of the paper's functions that

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from sklearn_pmm._params import ParameterBlock, ParameterLayout
+from sklearn_pmm._core.params import ParameterBlock, ParameterLayout
 
 WHICH_OPTIONS = ("lowest", "highest", "largest_magnitude")
 
@@ -49,7 +49,7 @@ def select_eigenpairs(eigenvalues, n_select, which):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._readout import select_eigenpairs
+    >>> from sklearn_pmm._core.readout import select_eigenpairs
     >>> select_eigenpairs(np.array([[-3.0, -1.0, 2.0]]), 2, "largest_magnitude")
     array([[0, 2]])
     """
@@ -88,7 +88,7 @@ def spectral_norm_squared(matrices):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._readout import spectral_norm_squared
+    >>> from sklearn_pmm._core.readout import spectral_norm_squared
     >>> spectral_norm_squared(np.array([np.diag([1.0, -3.0])]))[0]
     array([9.])
     """
@@ -237,7 +237,7 @@ class EigenvalueReadout(Readout):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._readout import EigenvalueReadout
+    >>> from sklearn_pmm._core.readout import EigenvalueReadout
     >>> readout = EigenvalueReadout(n_outputs=2, n_eigenvectors=1)
     >>> readout.n_levels
     2
@@ -447,7 +447,7 @@ class DecoderReadout(_TermReadout):
 
     Examples
     --------
-    >>> from sklearn_pmm._readout import DecoderReadout
+    >>> from sklearn_pmm._core.readout import DecoderReadout
     >>> DecoderReadout(n_outputs=1, n_eigenvectors=3).n_per_output
     6
     """
@@ -489,7 +489,7 @@ class ExpectationReadout(_TermReadout):
 
     Examples
     --------
-    >>> from sklearn_pmm._readout import ExpectationReadout
+    >>> from sklearn_pmm._core.readout import ExpectationReadout
     >>> ExpectationReadout(n_outputs=2, n_eigenvectors=3).n_per_output
     3
     """

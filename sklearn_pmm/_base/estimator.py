@@ -2,7 +2,7 @@
 """The estimator base shared by every PMM estimator.
 
 It validates hyperparameters, builds the model (a primary-matrix map and a
-readout composed by :class:`~sklearn_pmm._model.PMMModel`), standardises the
+readout composed by :class:`~sklearn_pmm._core.model.PMMModel`), standardises the
 inputs through the map, runs the solver from one or more starts, folds the
 standardisation back into the fitted matrices and sets every fitted
 attribute in one place, after a successful fit.  Fitted state is arrays and
@@ -23,17 +23,17 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
-from sklearn_pmm._eigh import ExecutionPolicy, chunk_rows, single_blas_thread
-from sklearn_pmm._maps import AffineMap, ProjectedMap
-from sklearn_pmm._model import PMMModel
-from sklearn_pmm._readout import READOUTS, WHICH_OPTIONS
-from sklearn_pmm._solvers import (
+from sklearn_pmm._base.solvers import (
     STOPPED_BY_MONITOR,
     AdamOptimizer,
     minimize_adam,
     minimize_lbfgs,
 )
+from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
+from sklearn_pmm._core.eigh import ExecutionPolicy, chunk_rows, single_blas_thread
+from sklearn_pmm._core.maps import AffineMap, ProjectedMap
+from sklearn_pmm._core.model import PMMModel
+from sklearn_pmm._core.readout import READOUTS, WHICH_OPTIONS
 
 # Relative decrease of the validation loss that counts as an improvement.
 _IMPROVEMENT = 1e-4
@@ -68,7 +68,7 @@ def merge_duplicate_rows(X, targets, sample_weight):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._base import merge_duplicate_rows
+    >>> from sklearn_pmm._base.estimator import merge_duplicate_rows
     >>> X = np.array([[1.0], [0.0], [1.0]])
     >>> merge_duplicate_rows(X, np.array([[2.0], [3.0], [2.0]]), np.ones(3))
     (array([[0.],

@@ -27,10 +27,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
-from sklearn_pmm._classifier import PMMClassifier, _PMMClassifierBase
+from sklearn_pmm._base.docstrings import fill_doc
 from sklearn_pmm._compat import Interval, _fit_context
-from sklearn_pmm._docstrings import fill_doc
-from sklearn_pmm._regressor import PMMRegressor
+from sklearn_pmm._estimators.classifier import PMMClassifier, _PMMClassifierBase
+from sklearn_pmm._estimators.regressor import PMMRegressor
 
 
 def _fit_member(estimator, seed, X, y, sample_weight, fold):

@@ -40,7 +40,7 @@ def eigh_stack(matrices):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._eigh import eigh_stack
+    >>> from sklearn_pmm._core.eigh import eigh_stack
     >>> values, vectors = eigh_stack(np.array([[[2.0, 1.0], [1.0, 2.0]]]))
     >>> values
     array([[1., 3.]])
@@ -75,7 +75,7 @@ def broadened_inverse_gaps(eigenvalues, selected_values, broadening):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._eigh import broadened_inverse_gaps
+    >>> from sklearn_pmm._core.eigh import broadened_inverse_gaps
     >>> broadened_inverse_gaps(np.array([[1.0, 3.0]]), np.array([[1.0]]), 1e-8)
     array([[[ 0. ],
             [-0.5]]])
@@ -136,7 +136,7 @@ def eigh_adjoint_factor(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._eigh import eigh_adjoint_factor, eigh_stack
+    >>> from sklearn_pmm._core.eigh import eigh_adjoint_factor, eigh_stack
     >>> values, vectors = eigh_stack(np.array([np.diag([1.0, 2.0])]))
     >>> index = np.array([[0]])
     >>> values_grad = np.ones((1, 1))
@@ -182,7 +182,7 @@ def single_blas_thread():
 
     Examples
     --------
-    >>> from sklearn_pmm._eigh import single_blas_thread
+    >>> from sklearn_pmm._core.eigh import single_blas_thread
     >>> with single_blas_thread():
     ...     pass
     """
@@ -218,7 +218,7 @@ class ExecutionPolicy:
 
     Examples
     --------
-    >>> from sklearn_pmm._eigh import ExecutionPolicy
+    >>> from sklearn_pmm._core.eigh import ExecutionPolicy
     >>> policy = ExecutionPolicy(chunk_size=4)
     >>> policy.map(lambda batch: (batch.start, batch.stop), 10)
     [(0, 4), (4, 8), (8, 10)]
@@ -302,10 +302,10 @@ def chunk_rows(model):
     Examples
     --------
     >>> from sklearn import config_context
-    >>> from sklearn_pmm._eigh import chunk_rows
-    >>> from sklearn_pmm._maps import AffineMap
-    >>> from sklearn_pmm._model import PMMModel
-    >>> from sklearn_pmm._readout import DecoderReadout
+    >>> from sklearn_pmm._core.eigh import chunk_rows
+    >>> from sklearn_pmm._core.maps import AffineMap
+    >>> from sklearn_pmm._core.model import PMMModel
+    >>> from sklearn_pmm._core.readout import DecoderReadout
     >>> model = PMMModel(AffineMap(2, 7, True), DecoderReadout(1, 3))
     >>> chunk_rows(model)
     256

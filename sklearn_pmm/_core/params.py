@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sklearn_pmm._hermitian import HermitianPacking
+from sklearn_pmm._core.hermitian import HermitianPacking
 
 PACKING_KINDS = ("symmetric", "hermitian", "real", "complex", "vector")
 
@@ -57,7 +57,7 @@ class ParameterBlock:
 
     Examples
     --------
-    >>> from sklearn_pmm._params import ParameterBlock
+    >>> from sklearn_pmm._core.params import ParameterBlock
     >>> ParameterBlock("H", "hermitian", (3, 7, 7)).n_floats
     147
     >>> ParameterBlock("K", "complex", (9, 8, 4)).n_floats
@@ -130,7 +130,7 @@ class ParameterLayout:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._params import ParameterBlock, ParameterLayout
+    >>> from sklearn_pmm._core.params import ParameterBlock, ParameterLayout
     >>> layout = ParameterLayout([ParameterBlock("A", "symmetric", (1, 2, 2)),
     ...                           ParameterBlock("b", "vector", (1,), penalised=False)])
     >>> layout.n_params

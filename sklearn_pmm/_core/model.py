@@ -17,9 +17,9 @@ adjoint the per-sample :math:`\\bar H`, and the map its block gradients.
 
 import numpy as np
 
-from sklearn_pmm._eigh import DEFAULT_BROADENING, eigh_adjoint_factor, eigh_stack
-from sklearn_pmm._params import ParameterBlock, ParameterLayout
-from sklearn_pmm._readout import select_eigenpairs
+from sklearn_pmm._core.eigh import DEFAULT_BROADENING, eigh_adjoint_factor, eigh_stack
+from sklearn_pmm._core.params import ParameterBlock, ParameterLayout
+from sklearn_pmm._core.readout import select_eigenpairs
 
 
 class PMMModel:
@@ -33,7 +33,7 @@ class PMMModel:
         How the selected eigenpairs of each matrix become ``q`` outputs.
     which : {"lowest", "highest", "largest_magnitude"} or int, default="lowest"
         Which eigenpairs are selected (see
-        :func:`~sklearn_pmm._readout.select_eigenpairs`).
+        :func:`~sklearn_pmm._core.readout.select_eigenpairs`).
     broadening : float, default=1e-8
         Relative broadening of degenerate gaps in the eigen adjoint.
 
@@ -47,9 +47,9 @@ class PMMModel:
 
     Examples
     --------
-    >>> from sklearn_pmm._maps import AffineMap
-    >>> from sklearn_pmm._model import PMMModel
-    >>> from sklearn_pmm._readout import DecoderReadout
+    >>> from sklearn_pmm._core.maps import AffineMap
+    >>> from sklearn_pmm._core.model import PMMModel
+    >>> from sklearn_pmm._core.readout import DecoderReadout
     >>> model = PMMModel(AffineMap(2, 7, complex_valued=True),
     ...                  DecoderReadout(n_outputs=1, n_eigenvectors=3))
     >>> model.n_params

@@ -33,7 +33,7 @@ class HermitianPacking:
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._hermitian import HermitianPacking
+    >>> from sklearn_pmm._core.hermitian import HermitianPacking
     >>> packing = HermitianPacking(2, complex_valued=True)
     >>> packing.n_floats
     4

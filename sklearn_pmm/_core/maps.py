@@ -13,9 +13,9 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from sklearn_pmm._hermitian import HermitianPacking
-from sklearn_pmm._image import gram_features, images_from_features
-from sklearn_pmm._params import ParameterBlock, ParameterLayout
+from sklearn_pmm._core.hermitian import HermitianPacking
+from sklearn_pmm._core.image import gram_features, images_from_features
+from sklearn_pmm._core.params import ParameterBlock, ParameterLayout
 
 
 class PrimaryMap(ABC):
@@ -37,7 +37,7 @@ class PrimaryMap(ABC):
         that :meth:`without_features` can remove a column's effect.
     max_chunk_rows : int
         Cap on the samples of one chunk of an evaluation
-        (:func:`~sklearn_pmm._eigh.chunk_rows`).
+        (:func:`~sklearn_pmm._core.eigh.chunk_rows`).
     """
 
     n_systems = 1
@@ -163,7 +163,7 @@ def weighted_mean_scale(values, sample_weight):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._maps import weighted_mean_scale
+    >>> from sklearn_pmm._core.maps import weighted_mean_scale
     >>> weighted_mean_scale(np.array([[0.0, 5.0], [2.0, 5.0]]), np.ones(2))
     (array([1., 5.]), array([1., 1.]))
     """
@@ -213,7 +213,7 @@ class AffineMap(PrimaryMap):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._maps import AffineMap
+    >>> from sklearn_pmm._core.maps import AffineMap
     >>> affine = AffineMap(n_features=1, matrix_size=2, complex_valued=False)
     >>> params = {"constant": np.diag([1.0, -1.0]),
     ...           "couplings": np.array([[[0.0, 1.0], [1.0, 0.0]]])}
@@ -351,7 +351,7 @@ class ProjectedMap(AffineMap):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._maps import ProjectedMap
+    >>> from sklearn_pmm._core.maps import ProjectedMap
     >>> projected = ProjectedMap(3, 1, matrix_size=2, complex_valued=False)
     >>> params = {"constant": np.diag([1.0, -1.0]),
     ...           "couplings": np.array([[[0.0, 1.0], [1.0, 0.0]]]),
@@ -515,7 +515,7 @@ class GramWindowMap(PrimaryMap):
 
     For an image with windows :math:`W_i` and their normalised Gram matrices
     :math:`R_i \propto W_i W_i^\dagger` (``a x a``) and :math:`C_i \propto
-    W_i^\dagger W_i` (``b x b``, see :func:`~sklearn_pmm._image.window_grams`),
+    W_i^\dagger W_i` (``b x b``, see :func:`~sklearn_pmm._core.image.window_grams`),
 
     .. math::
 
@@ -533,7 +533,7 @@ class GramWindowMap(PrimaryMap):
     the spectra; the readout's penalised decoders bound the outputs.
 
     **Evaluation.**  With :math:`u` the packed Gram matrices of a sample
-    (:func:`~sklearn_pmm._image.gram_features`, so :math:`R_i = \sum_t u_{it}
+    (:func:`~sklearn_pmm._core.image.gram_features`, so :math:`R_i = \sum_t u_{it}
     T_t`) and :math:`\mu` the packed floats of :math:`M` (:math:`M =
     \sum_s \mu_s T'_s`), both layers are linear in the data:
 
@@ -585,7 +585,7 @@ class GramWindowMap(PrimaryMap):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_pmm._maps import GramWindowMap
+    >>> from sklearn_pmm._core.maps import GramWindowMap
     >>> image_map = GramWindowMap((4, 4), np.array([[0, 0, 2, 2], [2, 2, 2, 2]]),
     ...                           latent_size=3, matrix_size=2, n_systems=5,
     ...                           complex_valued=True)
@@ -676,7 +676,7 @@ class GramWindowMap(PrimaryMap):
         return params
 
     def prepare(self, X):
-        """Packed window Gram matrices (:func:`~sklearn_pmm._image.gram_features`)."""
+        """Packed window Gram matrices (``image.gram_features``)."""
         images = images_from_features(X, self.image_shape)
         return gram_features(images, self.windows)
 

@@ -170,7 +170,7 @@ def fill_doc(**specific):
 
     Examples
     --------
-    >>> from sklearn_pmm._docstrings import fill_doc
+    >>> from sklearn_pmm._base.docstrings import fill_doc
     >>> @fill_doc(tol="1e-6")
     ... class Example:
     ...     '''Parameters
