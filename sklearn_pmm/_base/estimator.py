@@ -921,5 +921,18 @@ class _AffinePMM(_BasePMM):
         -------
         eigenvalues : ndarray of shape (n_samples, matrix_size)
             All eigenvalues of :math:`H(x) = H_0 + \\sum_l x_l H_l`, ascending.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn_pmm import PMMRegressor
+        >>> X = np.linspace(-1, 1, 100).reshape(-1, 1)
+        >>> y = np.sin(3 * X[:, 0])
+        >>> reg = PMMRegressor(matrix_size=4, random_state=0).fit(X, y)
+        >>> levels = reg.eigenvalues([[-1.0], [0.0], [1.0]])
+        >>> levels.shape
+        (3, 4)
+        >>> bool(np.all(np.diff(levels, axis=1) >= 0))
+        True
         """
         return self._apply_fitted("eigenvalues", X)[:, 0]

@@ -259,9 +259,10 @@ class PMMImageClassifier(_PMMClassifierBase):
     >>> from sklearn.datasets import load_digits
     >>> from sklearn_pmm import PMMImageClassifier
     >>> X, y = load_digits(return_X_y=True)
-    >>> clf = PMMImageClassifier(max_iter=60, random_state=0).fit(X[:500], y[:500])
+    >>> clf = PMMImageClassifier(matrix_size=3, random_state=0)
+    >>> clf = clf.fit(X[:500], y[:500])  # 500 of the 1,797 images
     >>> clf.windows_.shape, clf.class_bias_.shape, clf.n_params_
-    ((9, 4), (10, 6, 6), 3370)
+    ((9, 4), (10, 3, 3), 2230)
     >>> bool(clf.score(X[500:], y[500:]) > 0.8)
     True
     """
@@ -453,5 +454,15 @@ class PMMImageClassifier(_PMMClassifierBase):
         eigenvalues : ndarray of shape (n_samples, n_classes, matrix_size)
             All eigenvalues of :math:`H_c(X) = D_c M(X) D_c^\\dagger + B_c`,
             ascending, for each class in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sklearn_pmm import PMMImageClassifier
+        >>> X, y = load_digits(return_X_y=True)
+        >>> clf = PMMImageClassifier(matrix_size=3, random_state=0)
+        >>> clf = clf.fit(X[:200], y[:200])
+        >>> clf.eigenvalues(X[:2]).shape  # 2 images, 10 classes, 3 levels
+        (2, 10, 3)
         """
         return self._apply_fitted("eigenvalues", X)
