@@ -22,10 +22,12 @@ below; run with ``PMM_FD_LOG=path`` to append every measured error to
 import contextlib
 import os
 import threading
+import time
 import warnings
 
 import numpy as np
 import pytest
+import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
@@ -1698,9 +1700,39 @@ def test_execution_policy_gives_threads_enough_rows():
     # Ten rows in chunks of two: threads only when each gets min_task_rows.
     serial = ExecutionPolicy(2, n_jobs=2, min_task_rows=6).map(thread, 10)
     assert serial == [main] * 5
+    # Two runs of chunks: the calling thread runs the first, a worker the other.
     threaded = ExecutionPolicy(2, n_jobs=2, min_task_rows=5).map(thread, 10)
-    assert len(threaded) == 5
-    assert main not in threaded
+    assert threaded[:3] == [main] * 3
+    assert len(set(threaded[3:])) == 1 and main not in threaded[3:]
+
+
+def test_execution_policy_threads_see_the_callers_sklearn_config():
+    def working_memory(batch):
+        return sklearn.get_config()["working_memory"]
+
+    policy = ExecutionPolicy(1, n_jobs=2, min_task_rows=1)
+    with sklearn.config_context(working_memory=17):
+        assert policy.map(working_memory, 4) == [17] * 4
+        with policy:
+            assert policy.map(working_memory, 4) == [17] * 4
+
+
+@pytest.mark.parametrize("failing_chunk", [0, 3])
+def test_execution_policy_raises_a_chunks_error_after_every_run_ended(failing_chunk):
+    ended = []
+
+    def chunk(batch):
+        if batch.start == failing_chunk:
+            raise ValueError("chunk failed")
+        time.sleep(0.01)
+        ended.append(batch.start)
+        return batch.start
+
+    with pytest.raises(ValueError, match="chunk failed"):
+        ExecutionPolicy(1, n_jobs=2, min_task_rows=1).map(chunk, 4)
+    # Chunks 0-1 are the calling thread's run, 2-3 the worker's.  Chunk 0
+    # fails at once, yet map waited for the worker's run to end.
+    assert sorted(ended) == ([0, 1, 2] if failing_chunk == 3 else [2, 3])
 
 
 @COMPLEX
