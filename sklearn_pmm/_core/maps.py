@@ -502,6 +502,23 @@ def _packed_adjoint(packing, packed_grad):
     return packing.unpack(packed_grad * weights)
 
 
+def _summed_sandwich(outer, middle, basis):
+    r""":math:`Y_{cil} = \sum_{s,j,k} A_{scij} M_{cjk} T_{skl}` as two matrix
+    products.
+
+    ``outer`` is (s, c, i, j), ``middle`` (c, j, k), ``basis`` (s, k, l); the
+    result is (c, i, l).
+    """
+    # np.einsum of the three operands, unoptimised, loops over all six
+    # indices: on the default image PMM it took 15 of the 112 ms of a
+    # loss-and-gradient evaluation on 1,257 digits, and 33 ms of the
+    # smoothness penalty (3.7 ms now; ad hoc, 1 December 2026).
+    applied = outer @ middle  # (s, c, i, k)
+    n_terms, n_systems, n_rows, n_inner = applied.shape
+    stacked = applied.transpose(1, 2, 0, 3).reshape(n_systems, n_rows, -1)
+    return stacked @ basis.reshape(n_terms * n_inner, -1)
+
+
 def _as_real(array):
     """Real view of a C-contiguous array: complex entries become float pairs."""
     array = np.ascontiguousarray(array)
@@ -714,7 +731,7 @@ class GramWindowMap(PrimaryMap):
             block = products_grad[start:stop].reshape(
                 len(factor), len(basis), *products_grad.shape[1:]
             )
-            grads[name] = 2 * np.einsum("wtij,wjk,tkl->wil", block, factor, basis)
+            grads[name] = 2 * _summed_sandwich(np.swapaxes(block, 0, 1), factor, basis)
             start = stop
         return grads
 
@@ -775,8 +792,8 @@ class GramWindowMap(PrimaryMap):
         symmetric = class_factors_grad + np.conj(
             np.swapaxes(class_factors_grad, -1, -2)
         )
-        grads["class_congruence"] = np.einsum(
-            "scij,cjk,skl->cil", symmetric, congruence, self._latent_basis
+        grads["class_congruence"] = _summed_sandwich(
+            symmetric, congruence, self._latent_basis
         )
         # Phi_(i,t) = pack(K_i T_t K_i^dagger): its Hermitian matrix gradient.
         products_grad = _packed_adjoint(self._latent_packing, latent_factors_grad)
@@ -840,9 +857,7 @@ class GramWindowMap(PrimaryMap):
         coupling_grad = (2.0 / (n_systems * spread))[:, None, None] * coupling
         offset_grad = (-2.0 * ratio / (n_systems * spread))[:, None, None] * centred
         congruence_grad = 2 * offset_grad @ congruence @ base
-        congruence_grad += 2 * np.einsum(
-            "fcij,cjk,fkl->cil", coupling_grad, congruence, varying
-        )
+        congruence_grad += 2 * _summed_sandwich(coupling_grad, congruence, varying)
         products_grad = np.zeros_like(products)
         products_grad[~is_constant] = (congruence_h @ coupling_grad @ congruence).sum(
             axis=1
