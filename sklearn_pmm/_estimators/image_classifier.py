@@ -234,9 +234,9 @@ class PMMImageClassifier(_PMMClassifierBase):
     then the penalty, the latent size and the iteration budget on a
     validation split of the training digits only
     (``benchmarks/results/image_settings.md``).  With them the model has
-    3,370 floats and reaches 98.2 % held-out (97.3 ± 0.9 % in 5-fold CV) in
-    38 s, where an MLP with as many floats reaches 98.0 %
-    (97.7 ± 0.7 %) and logistic regression 97.2 % (97.0 ± 1.0 %); see
+    3,370 floats and reaches 98.0 % held-out (97.1 ± 1.1 % in 5-fold CV) in
+    34 s; an MLP with as many floats reaches 98.0 % (97.7 ± 0.7 %) and
+    logistic regression 97.2 % (97.0 ± 1.0 %); see
     ``benchmarks/results/images_digits.md``.  Complex matrices beat real
     ones (93-95 % against 97 %) and penalising only the decoders beat
     penalising every matrix; early stopping, the smoothness penalty, Adam,
