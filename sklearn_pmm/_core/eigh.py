@@ -190,12 +190,13 @@ def single_blas_thread():
     return _threadpool_controller().limit(limits=1, user_api="blas")
 
 
-# Fewest samples handed to one thread: one chunk of the largest size.  With
-# two threads, one loss-and-gradient evaluation of 500 rows (two such runs)
-# already took 1.10 (n = 5, real) to 1.66 (n = 16, complex) times less time
-# than in one thread, and 300 rows in an uneven split 1.06-1.15 (ad hoc,
-# 1 December 2026).  It was 2048 while joblib.Parallel ran the threads: its
-# 10 ms polling made smaller tasks slower than one thread.
+# Fewest samples handed to one thread: one chunk of the largest size, so
+# threads start at 512 rows.  A margin: with every chunk on its own thread
+# (ad hoc, 1 December 2026), one loss-and-gradient evaluation of 500 rows in
+# two chunks already ran 1.10 (n = 5, real) to 1.66 (n = 16, complex) times
+# as fast as in one thread, and 300 rows (chunks of 256 and 44) 1.06-1.15
+# times.  It was 2048 while joblib.Parallel ran the threads: its 10 ms
+# polling made smaller tasks slower than one thread.
 MIN_TASK_ROWS = 256
 
 
