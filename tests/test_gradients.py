@@ -32,6 +32,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
+from sklearn_pmm._core import model as model_module
 from sklearn_pmm._core.eigh import (
     DEFAULT_BROADENING,
     ExecutionPolicy,
@@ -1316,6 +1317,27 @@ def naive_outputs(model, readout_name, theta, inputs):
         model.readout, vectors, values, params
     )
     return (outputs + offset).reshape(n_samples, -1) + params["intercept"]
+
+
+@MODEL_MAPS
+@READOUT_NAME
+def test_outputs_decompose_eigenvectors_only_for_readouts_that_read_them(
+    map_name, readout_name, monkeypatch
+):
+    model, X, rng = make_model(map_name, readout_name, "lowest", True, 7)
+    theta = model_parameters(model, 7)
+    inputs = model.map.prepare(X)
+    full_decompositions = []
+
+    def counted_eigh_stack(matrices):
+        full_decompositions.append(len(matrices))
+        return eigh_stack(matrices)
+
+    monkeypatch.setattr(model_module, "eigh_stack", counted_eigh_stack)
+    outputs = model.outputs(theta, inputs, ExecutionPolicy(chunk_size=4))
+    assert bool(full_decompositions) == model.readout.needs_vectors
+    expected = naive_outputs(model, readout_name, theta, inputs)
+    assert_allclose(outputs, expected, rtol=1e-11, atol=1e-12)
 
 
 def check_model_gradient(

@@ -112,8 +112,20 @@ class PMMModel:
         outputs = raw.reshape(len(raw), self.n_outputs) + (offset + params["intercept"])
         return outputs, eig, cache
 
+    def _values_forward(self, params, inputs, offset, shared):
+        """The outputs of a readout that reads no eigenvectors: LAPACK's
+        eigenvalue-only driver costs about half of the full decomposition."""
+        values = np.linalg.eigvalsh(self.map.matrices(params, inputs, shared))
+        index = select_eigenpairs(values, self.readout.n_levels, self.which)
+        selected_values = np.take_along_axis(values, index, -1)
+        raw, _ = self.readout.forward(None, selected_values, params)
+        return raw.reshape(len(raw), self.n_outputs) + (offset + params["intercept"])
+
     def outputs(self, theta, inputs, policy):
         """Outputs ``z`` of shape ``(N, S * q)`` for a parameter vector.
+
+        Eigenvectors are computed only if the readout reads them
+        (``readout.needs_vectors``).
 
         Parameters
         ----------
@@ -125,10 +137,17 @@ class PMMModel:
         params = self.layout.unpack(theta)
         offset = self.readout.offset(params)[0].ravel()
         shared = self.map.shared(params)
-        chunks = policy.map(
-            lambda batch: self._forward(params, inputs[batch], offset, shared)[0],
-            len(inputs),
-        )
+        if self.readout.needs_vectors:
+
+            def forward(rows):
+                return self._forward(params, rows, offset, shared)[0]
+
+        else:
+
+            def forward(rows):
+                return self._values_forward(params, rows, offset, shared)
+
+        chunks = policy.map(lambda batch: forward(inputs[batch]), len(inputs))
         return np.concatenate(chunks)
 
     def eigenvalues(self, theta, inputs, policy):

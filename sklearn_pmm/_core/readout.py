@@ -128,7 +128,8 @@ class Readout(ABC):
     n_per_output : int
         Secondary matrices ``M`` per output (0 if the readout has none).
     needs_vectors : bool
-        Whether :meth:`forward` reads eigenvectors.
+        Whether :meth:`forward` reads eigenvectors; if not, the model's
+        outputs (``predict``) are computed from the eigenvalues alone.
     """
 
     needs_vectors = True
