@@ -94,32 +94,42 @@ class PMMModel:
         params["intercept"] = np.zeros(self.n_outputs)
         return self.layout.pack(params)
 
-    def _eigensystem(self, matrices):
-        values, vectors = eigh_stack(matrices)
+    def _select(self, values, vectors=None):
+        """``(index, selected_values, selected_vectors)``; the vectors are
+        ``None`` without ``vectors``."""
         index = select_eigenpairs(values, self.readout.n_levels, self.which)
         if self.which == "largest_magnitude":
             selected_values = np.take_along_axis(values, index, -1)
-            selected_vectors = np.take_along_axis(vectors, index[..., None, :], -1)
+            selected_vectors = (
+                None
+                if vectors is None
+                else np.take_along_axis(vectors, index[..., None, :], -1)
+            )
         else:  # the same columns for every matrix: plain indexing is faster
             columns = index.reshape(-1, index.shape[-1])[0]
             selected_values = values[..., columns]
-            selected_vectors = vectors[..., columns]
-        return values, vectors, index, selected_values, selected_vectors
+            selected_vectors = None if vectors is None else vectors[..., columns]
+        return index, selected_values, selected_vectors
+
+    def _eigensystem(self, matrices):
+        values, vectors = eigh_stack(matrices)
+        return values, vectors, *self._select(values, vectors)
+
+    def _outputs_of(self, raw, offset, params):
+        """The readout's raw outputs, per sample, plus offset and intercept."""
+        return raw.reshape(len(raw), self.n_outputs) + (offset + params["intercept"])
 
     def _forward(self, params, inputs, offset, shared):
         eig = self._eigensystem(self.map.matrices(params, inputs, shared))
         raw, cache = self.readout.forward(eig[4], eig[3], params)
-        outputs = raw.reshape(len(raw), self.n_outputs) + (offset + params["intercept"])
-        return outputs, eig, cache
+        return self._outputs_of(raw, offset, params), eig, cache
 
     def _values_forward(self, params, inputs, offset, shared):
         """The outputs of a readout that reads no eigenvectors: LAPACK's
         eigenvalue-only driver costs about half of the full decomposition."""
         values = np.linalg.eigvalsh(self.map.matrices(params, inputs, shared))
-        index = select_eigenpairs(values, self.readout.n_levels, self.which)
-        selected_values = np.take_along_axis(values, index, -1)
-        raw, _ = self.readout.forward(None, selected_values, params)
-        return raw.reshape(len(raw), self.n_outputs) + (offset + params["intercept"])
+        raw, _ = self.readout.forward(None, self._select(values)[1], params)
+        return self._outputs_of(raw, offset, params)
 
     def outputs(self, theta, inputs, policy):
         """Outputs ``z`` of shape ``(N, S * q)`` for a parameter vector.
