@@ -120,6 +120,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -127,6 +128,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import sklearn
+from _provenance import git_describe, load_average
 from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -558,7 +560,7 @@ def _geomean(values):
     return float(np.exp(np.mean(np.log(values)))) if values.size else float("nan")
 
 
-def build_report(records, models, tasks, args, trace, runtime, merged):
+def build_report(records, models, tasks, args, trace, runtime, merged, provenance):
     by = {(r.task, r.model): r for r in records}
     labels = dict(MODEL_LABELS)
     if merged:
@@ -567,6 +569,13 @@ def build_report(records, models, tasks, args, trace, runtime, merged):
     lines = []
     out = lines.append
     out(f"# Paper benchmark, seed {args.seed}{' (quick grids)' if args.quick else ''}")
+    out("")
+    out(f"Command: `{provenance['command']}`")
+    out("")
+    out(
+        f"git {provenance['git']}; load average {provenance['loadavg_start']} "
+        f"at start, {provenance['loadavg_end']} at end."
+    )
     out("")
     out(
         "200 training points from `make_test_function(name, random_state=seed)`, "
@@ -951,6 +960,12 @@ def main(argv=None):
     os.makedirs(args.output_dir, exist_ok=True)
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    arguments = sys.argv[1:] if argv is None else argv
+    provenance = {
+        "command": shlex.join(["python", "benchmarks/bench_paper.py", *arguments]),
+        "git": git_describe(),
+        "loadavg_start": load_average(),
+    }
     start = time.perf_counter()
     records, tasks = [], []
     with threadpool_limits(1):
@@ -1019,7 +1034,10 @@ def main(argv=None):
         records += reused
         models = [m for m in MODEL_KEYS if m in {r.model for r in records}]
 
-    report = build_report(records, models, tasks, args, trace, runtime, merged)
+    provenance["loadavg_end"] = load_average()
+    report = build_report(
+        records, models, tasks, args, trace, runtime, merged, provenance
+    )
     print(report)
     stem = os.path.join(args.output_dir, f"paper_seed{args.seed}")
     with open(stem + ".md", "w") as fh:
@@ -1032,6 +1050,7 @@ def main(argv=None):
                 "models": models,
                 "paper_config_is_default": merged,
                 "runtime_s": runtime,
+                **provenance,
                 "records": [asdict(r) for r in records],
                 "franke_trace": trace,
                 "franke_trace_step": args.trace_step,
