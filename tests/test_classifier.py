@@ -269,6 +269,36 @@ def test_warm_start_after_constant_model():
     assert clf.score(X, y) > 0.9
 
 
+def test_constant_model_clears_the_state_of_earlier_fits():
+    X, y = _blobs(2)
+    clf = PMMClassifier(matrix_size=3, max_iter=20, random_state=0).fit(X, y)
+    assert clf.validation_scores_ is not None
+    clf.fit(X, np.zeros_like(y))
+    assert clf.n_iter_ == 0
+    assert clf.validation_scores_ is None
+    assert clf.best_validation_score_ is None
+    # partial_fit after a one-class fit starts afresh, not from Adam state
+    # of the blocks before that fit, nor from the one-class logits.
+    online = _fast(matrix_size=3).partial_fit(X, y, classes=[0, 1])
+    online.partial_fit(X, y)
+    online.fit(X, y, sample_weight=(y == 0) * 1.0)  # one class carries weight
+    assert online.n_iter_ == 0
+    online.partial_fit(X, y)
+    assert online.n_iter_ == 1
+    fresh = _fast(matrix_size=3).partial_fit(X, y, classes=[0, 1])
+    assert_array_equal(online.predict_proba(X), fresh.predict_proba(X))
+
+
+@pytest.mark.parametrize("weight", [np.inf, np.nan, -1.0])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_class_weight_must_be_finite_and_non_negative(weight, method):
+    X, y = _blobs(2)
+    clf = _fast(class_weight={0: weight, 1: 1.0})
+    extra = {"classes": [0, 1]} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match="finite, non-negative weight"):
+        getattr(clf, method)(X, y, **extra)
+
+
 def test_n_jobs_does_not_change_results(monkeypatch):
     X, y = _blobs(3, n_samples=120)
     # Chunks of 16 rows and threads for 16 rows or more: n_jobs=2 uses them.

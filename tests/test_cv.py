@@ -10,6 +10,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_info
 
 from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
 
@@ -202,3 +203,39 @@ def test_image_classifier_members_stop_on_their_folds():
     committee.fit(X[:120], y[:120])
     assert np.all(np.isfinite(committee.cv_scores_))
     assert committee.predict_proba(X[120:130]).shape == (10, 3)
+
+
+def _blas_threads():
+    return [
+        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
+    ]
+
+
+@ignore_convergence
+@pytest.mark.parametrize("committee_class", [PMMRegressorCV, PMMClassifierCV])
+def test_member_threads_leave_the_blas_threads_as_they_were(committee_class):
+    # OpenBLAS ignores a raised thread count while a thread that ran BLAS
+    # under the lower one lives: the members' threads cannot restore it.
+    regression = committee_class is PMMRegressorCV
+    X, y = regression_data() if regression else classification_data()
+    member = (PMMRegressor if regression else PMMClassifier)(matrix_size=3, max_iter=10)
+    before = _blas_threads()
+    for _ in range(3):
+        committee_class(member, n_estimators=4, n_jobs=2).fit(X, y)
+        assert _blas_threads() == before
+
+
+@ignore_convergence
+def test_failed_fit_leaves_the_committee_unchanged():
+    X, y = classification_data()
+    committee = PMMClassifierCV(PMMClassifier(**SMALL), n_estimators=2).fit(X, y)
+    proba = committee.predict_proba(X)
+    before = dict(vars(committee))
+    # Four classes need four levels, more than 3 x 3 matrices have.
+    committee.estimator.set_params(readout="eigenvalues", matrix_size=3)
+    with pytest.raises(ValueError):
+        committee.fit(X[:, :2], np.arange(len(y)) % 4)
+    assert vars(committee).keys() == before.keys()
+    assert_array_equal(committee.classes_, before["classes_"])
+    assert committee.n_features_in_ == 3
+    assert_array_equal(committee.predict_proba(X), proba)

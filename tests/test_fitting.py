@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import make_friedman1
+from sklearn.datasets import load_iris, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
@@ -259,6 +259,32 @@ def test_smoothness_penalty_is_scale_free(complex_valued):
     assert_allclose(scaled, value, rtol=1e-12)
     shifted = dict(params, constant=params["constant"] + 5.0 * np.eye(4))
     assert_allclose(affine.smoothness_penalty(shifted)[0], value, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "estimator, data",
+    [
+        (PMMRegressor(**SMALL, max_iter=3), make_data(PMMRegressor)),
+        (
+            PMMClassifier(matrix_size=3, max_iter=5, random_state=0),
+            load_iris(return_X_y=True),
+        ),
+    ],
+)
+def test_a_smoothness_path_cut_by_max_iter_warns(estimator, data):
+    # Every stage ends at max_iter while the validation loss still falls; the
+    # smooth candidate wins on these data, so only the path's own check warns.
+    with pytest.warns(ConvergenceWarning, match="smoothness path reached max_iter"):
+        estimator.fit(*data)
+    assert estimator.n_iter_ <= 4 * estimator.max_iter
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverging_fit_raises_a_value_error():
+    # Logits divided by 1e-160 overflow, and LAPACK then meets NaN matrices.
+    X, y = make_data(PMMClassifier)
+    with pytest.raises(ValueError, match="The fit diverged"):
+        PMMClassifier(**SMALL, max_iter=5, temperature=1e-160).fit(X, y)
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)

@@ -9,6 +9,7 @@ attribute in one place, after a successful fit.  Fitted state is arrays and
 plain values only; the model is rebuilt from them when needed.
 """
 
+import contextlib
 import functools
 import warnings
 from abc import ABC, abstractmethod
@@ -24,6 +25,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sklearn_pmm._base.solvers import (
+    STATUS_MAX_ITER,
     STOPPED_BY_MONITOR,
     AdamOptimizer,
     minimize_adam,
@@ -114,6 +116,9 @@ class _Run(NamedTuple):
     stopped_early: bool
     validation_scores: list | None
     best_validation_score: float | None
+    # A stage of the smoothness path ended at max_iter while its validation
+    # loss was still improving.
+    stage_hit_max_iter: bool = False
 
 
 class _EarlyStopping:
@@ -178,6 +183,20 @@ class _LosingCandidate:
         return (
             self._no_improvement >= self.patience and self.best_loss >= self.rival_loss
         )
+
+
+@contextlib.contextmanager
+def _training():
+    """BLAS held at one thread, and a diverged fit reported as a ValueError."""
+    with single_blas_thread():
+        try:
+            yield
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(
+                "The fit diverged: the eigensolver failed on non-finite or huge "
+                "matrices. Try a larger alpha, a larger temperature, a smaller "
+                "learning_rate_init (Adam) or rescaling the data."
+            ) from exc
 
 
 def leaves_estimator_unchanged_on_error(fit):
@@ -312,6 +331,10 @@ class _BasePMM(BaseEstimator, ABC):
         """Labels to stratify the validation split by, or ``None``."""
         return None
 
+    def _fit_is_a_start(self):
+        """Whether training may continue from the fitted parameters."""
+        return True
+
     @abstractmethod
     def _model_spec(self, n_features, n_outputs):
         """Plain values the model is built from (stored as fitted state)."""
@@ -430,7 +453,7 @@ class _BasePMM(BaseEstimator, ABC):
         )
         n_workers = effective_n_jobs(self.n_jobs)
         policy = self._policy(model)
-        with single_blas_thread():
+        with _training():
             if len(starts) > 1 and n_workers > 1:
                 # Independent starts in threads, each evaluating serially: the
                 # chunks, and so every result, are the same as in series.
@@ -466,7 +489,7 @@ class _BasePMM(BaseEstimator, ABC):
                 targets=targets,
                 sample_weight=sample_weight,
             )
-            with single_blas_thread(), policy:
+            with _training(), policy:
                 run = self._finish_on_every_row(
                     every_row, run, best, seeds[best], policy
                 )
@@ -477,9 +500,17 @@ class _BasePMM(BaseEstimator, ABC):
             )
         if run.stopped_early:  # chosen on the validation split
             n_iter = run.result.nit
+            if run.stage_hit_max_iter:
+                warnings.warn(
+                    f"A stage of the smoothness path reached max_iter={self.max_iter} "
+                    "while the validation loss was still improving. Increase "
+                    "max_iter.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
         elif self.solver == "adam":
             n_iter = run.result.nit
-            if run.result.status == 1:
+            if run.result.status == STATUS_MAX_ITER:
                 warnings.warn(
                     f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                     "reached and the optimization hasn't converged yet.",
@@ -607,13 +638,14 @@ class _BasePMM(BaseEstimator, ABC):
         path = [self.smoothness * 10.0**-k for k in range(_PATH_STAGES)] + [0.0]
         if not self.smoothness:
             path = [0.0]
-        curve, n_iter, theta = [], 0, theta0
+        curve, n_iter, theta, hit_max_iter = [], 0, theta0, False
         for stage, smoothness in enumerate(path):
             tracker.restart()
             stage_prefix = None if prefix is None else f"{prefix} stage {stage}"
             result, stage_curve = solve(smoothness, theta, tracker, stage_prefix)
             curve += stage_curve
             n_iter += result.nit
+            hit_max_iter |= result.status == STATUS_MAX_ITER
             if tracker.best_theta is None:  # stopped before an iteration ended
                 tracker(result.x)
             theta = tracker.best_theta
@@ -626,6 +658,7 @@ class _BasePMM(BaseEstimator, ABC):
             True,
             tracker.scores,
             tracker.best_score,
+            hit_max_iter,
         )
         converged_prefix = None if prefix is None else f"{prefix} converged"
         if finish:
@@ -746,7 +779,7 @@ class _BasePMM(BaseEstimator, ABC):
             x_scaling = model.map.input_scaling(X, sample_weight)
             y_shift, y_scale = output_scaling(targets, sample_weight)
             rng = check_random_state(self.random_state)
-            if getattr(self, "_spec", None) == spec:
+            if getattr(self, "_spec", None) == spec and self._fit_is_a_start():
                 theta = self._fitted_start(model, x_scaling, y_shift, y_scale)
             else:
                 theta = model.initial_parameters(rng)
@@ -782,7 +815,7 @@ class _BasePMM(BaseEstimator, ABC):
         n_epochs = len(state["loss_curve"])
         seed = (state["seed"] + n_epochs) % np.iinfo(np.int32).max
         policy = self._policy(model)
-        with single_blas_thread(), policy:
+        with _training(), policy:
             solve = self._stage_solver(
                 data, seed, policy, optimizer=optimizer, max_iter=1
             )

@@ -14,6 +14,9 @@ from sklearn.utils import check_random_state
 # The status of a run that ``monitor`` stopped: scipy.optimize.minimize's when
 # the callback raises StopIteration, and Adam's by the same convention.
 STOPPED_BY_MONITOR = 99
+# The status of a run that used up its budget: max_iter iterations (or, for
+# L-BFGS, its function evaluations), as scipy.optimize.minimize reports it.
+STATUS_MAX_ITER = 1
 
 
 def minimize_lbfgs(
@@ -358,7 +361,7 @@ def minimize_adam(
     order = np.arange(n_samples)
     curve, best_loss, no_improvement, n_steps = [], np.inf, 0, 0
     status, message = (
-        1,
+        STATUS_MAX_ITER,
         (
             f"Maximum number of iterations (max_iter={max_iter}) reached and the "
             "optimization hasn't converged yet."

@@ -9,7 +9,9 @@ stack in Python).  Every function here works over any leading axes: samples,
 and classes where each class has its own matrix.
 """
 
+import contextlib
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -175,11 +177,50 @@ def _threadpool_controller():
     return ThreadpoolController()
 
 
+class _SharedBLASLimit:
+    """One process-wide BLAS limit for any number of holders.
+
+    BLAS threads are a process setting.  Holders in several threads at once
+    (a committee's members, threaded searches) each entering their own
+    ``threadpoolctl`` limit would race: one that entered while another held
+    the limit would record "one thread" as the original setting and restore
+    it last.  Here the first holder records and sets the limit and the last
+    one restores it.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter = None
+
+    @contextlib.contextmanager
+    def hold(self):
+        with self._lock:
+            if self._holders == 0:
+                self._limiter = _threadpool_controller().limit(
+                    limits=1, user_api="blas"
+                )
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = None
+
+
+_BLAS_LIMIT = _SharedBLASLimit()
+
+
 def single_blas_thread():
     """Context manager holding BLAS at one thread.
 
     Every matrix here is small: BLAS threads only contend with the chunk
-    workers and with L-BFGS-B's own BLAS calls.
+    workers and with L-BFGS-B's own BLAS calls.  Safe to enter from several
+    threads at once: the setting before the first entry comes back when the
+    last one exits.
 
     Examples
     --------
@@ -187,7 +228,7 @@ def single_blas_thread():
     >>> with single_blas_thread():
     ...     pass
     """
-    return _threadpool_controller().limit(limits=1, user_api="blas")
+    return _BLAS_LIMIT.hold()
 
 
 # Fewest samples handed to one thread: one chunk of the largest size, so

@@ -47,6 +47,20 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
     def _stratify_labels(self, targets):
         return np.argmax(targets, axis=1)
 
+    def _check_class_weight(self):
+        """Reject a ``class_weight`` dict with a non-finite or negative weight."""
+        if isinstance(self.class_weight, dict):
+            weights = np.array(list(self.class_weight.values()), dtype=np.float64)
+            if not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise ValueError(
+                    "class_weight must give every class a finite, non-negative "
+                    f"weight; got {self.class_weight!r}."
+                )
+
+    def _fit_is_a_start(self):
+        # A one-class fit's logits are 708 temperatures apart: no start.
+        return not self._constant_model
+
     @_fit_context(prefer_skip_nested_validation=True)
     @leaves_estimator_unchanged_on_error
     def fit(self, X, y, sample_weight=None):
@@ -85,6 +99,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        self._check_class_weight()
         # "balanced" gives an infinite weight to a class whose samples all
         # weigh zero; that class carries no weight either way.
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -104,7 +119,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         n_classes = len(classes)
         if np.count_nonzero(class_totals) == 1:
             return self._fit_constant(X.shape[1], int(np.argmax(class_totals)), extra)
-        warm = warm_candidate and not self._constant_model
+        warm = warm_candidate and self._fit_is_a_start()
         extra["_constant_model"] = False
         onehot = np.zeros((len(y_ind), n_classes))
         onehot[np.arange(len(y_ind)), y_ind] = 1.0
@@ -187,6 +202,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        self._check_class_weight()
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         sample_weight = sample_weight * class_weight[y_ind]
         if not sample_weight.sum() > 0:
@@ -222,8 +238,14 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         intercept[class_index] = 0.0
         theta = np.zeros(model.n_params)
         theta[model.layout.block_slice("intercept")] = intercept
-        fitted = {"n_iter_": 0, "loss_": 0.0, "loss_curve_": []}
-        extra = {**extra, "_constant_model": True}
+        fitted = {
+            "n_iter_": 0,
+            "loss_": 0.0,
+            "loss_curve_": [],
+            "validation_scores_": None,
+            "best_validation_score_": None,
+        }
+        extra = {**extra, "_constant_model": True, "_partial_state": None}
         return self._set_fitted(spec, model, theta, fitted, extra)
 
     def decision_function(self, X):

@@ -28,7 +28,9 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from sklearn_pmm._base.docstrings import fill_doc
+from sklearn_pmm._base.estimator import leaves_estimator_unchanged_on_error
 from sklearn_pmm._compat import Interval, _fit_context
+from sklearn_pmm._core.eigh import single_blas_thread
 from sklearn_pmm._estimators.classifier import PMMClassifier, _PMMClassifierBase
 from sklearn_pmm._estimators.regressor import PMMRegressor
 
@@ -67,13 +69,17 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
             np.iinfo(np.int32).max, size=self.n_estimators
         )
         # Threads: the members' eigensolves release the GIL, and warnings
-        # raised in a member reach the caller.
-        self.estimators_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fit_member)(
-                estimator, seed, X, y, sample_weight, (index, n_folds, fold_seed)
+        # raised in a member reach the caller.  The calling thread holds the
+        # BLAS limit for all of them: OpenBLAS ignores a thread count raised
+        # while a thread that ran BLAS under the lower one is alive, so a
+        # member's thread could not restore the caller's setting.
+        with single_blas_thread():
+            self.estimators_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(_fit_member)(
+                    estimator, seed, X, y, sample_weight, (index, n_folds, fold_seed)
+                )
+                for index, seed in enumerate(member_seeds)
             )
-            for index, seed in enumerate(member_seeds)
-        )
         # A member fitted without a split, or a one-class constant model,
         # has no validation score.
         scores = [
@@ -150,6 +156,7 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
         return PMMRegressor()
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @leaves_estimator_unchanged_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit the ``n_estimators`` members.
 
@@ -255,6 +262,7 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
         return PMMClassifier()
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @leaves_estimator_unchanged_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit the ``n_estimators`` members.
 
