@@ -93,7 +93,13 @@ def test_regressor_multioutput_predicts_every_output():
     X, y = regression_data()
     Y = np.column_stack([y, -y])
     committee = PMMRegressorCV(PMMRegressor(**SMALL), n_estimators=2).fit(X, Y)
-    assert committee.predict(X).shape == (len(X), 2)
+    prediction = committee.predict(X)
+    assert prediction.shape == (len(X), 2)
+    members = np.array([m.predict(X) for m in committee.estimators_])
+    assert_allclose(prediction, members.mean(axis=0))
+    # Each output is fitted: the two targets are each other's negatives.
+    assert np.corrcoef(prediction[:, 0], y)[0, 1] > 0.9
+    assert np.corrcoef(prediction[:, 1], -y)[0, 1] > 0.9
 
 
 @ignore_convergence
@@ -114,7 +120,12 @@ def test_classifier_averages_probabilities_and_is_consistent(n_classes):
         assert_array_equal(scores > 0, committee.predict(X) == committee.classes_[1])
     else:
         assert_array_equal(scores.argmax(axis=1), proba.argmax(axis=1))
+    # Each member's score is its accuracy on its own validation fold.
     assert np.all((0 <= committee.cv_scores_) & (committee.cv_scores_ <= 1))
+    assert_allclose(
+        committee.cv_scores_,
+        [m.best_validation_score_ for m in committee.estimators_],
+    )
 
 
 @ignore_convergence

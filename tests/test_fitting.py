@@ -85,16 +85,33 @@ def test_integer_weights_and_repeats_give_identical_models(
     assert weighted.n_iter_ == repeated.n_iter_
 
 
+@pytest.mark.parametrize("n_samples", [60, 200])
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
-def test_early_stopping_keeps_the_better_candidate(estimator_class):
-    X, y = make_data(estimator_class, n_samples=200)
+def test_early_stopping_keeps_the_better_candidate(
+    estimator_class, n_samples, monkeypatch
+):
+    losses = []
+    validate = estimator_base._BasePMM._validate
+
+    def recording_validate(self, *args):
+        loss, score = validate(self, *args)
+        losses.append(loss)
+        return loss, score
+
+    monkeypatch.setattr(estimator_base._BasePMM, "_validate", recording_validate)
+    X, y = make_data(estimator_class, n_samples=n_samples)
     est = estimator_class(**SMALL, n_iter_no_change=5, max_iter=500).fit(X, y)
     scores = est.validation_scores_
     # The smoothness path (4 stages, each ended by 5 iterations without
     # improvement or by convergence), then the converged candidate's score.
-    assert len(scores) >= 4 * 5 + 1
+    n_path = len(scores) - 1
+    assert n_path >= 4 * 5
     assert est.best_validation_score_ in scores
-    if est.n_iter_ != len(scores) - 1:  # the converged fit won
+    # The path's validations come first; the converged candidate's last.
+    smooth_loss, converged_loss = min(losses[:n_path]), losses[-1]
+    converged_won = est.n_iter_ != n_path
+    assert converged_won == (converged_loss < smooth_loss)
+    if converged_won:
         assert est.best_validation_score_ == scores[-1]
     # (The kept path iterate has the lowest validation loss, whose score,
     # an accuracy for classifiers, need not be the highest.)
@@ -378,6 +395,9 @@ def test_partial_fit_applies_the_smoothness_prior_only_without_early_stopping():
     assert_array_equal(default.predict(X), unpenalised.predict(X))
     fixed = PMMRegressor(**SMALL, early_stopping=False).partial_fit(X, y)
     assert not np.array_equal(fixed.predict(X), default.predict(X))
+    # ... and the difference is the prior: without it, the same blocks.
+    no_prior = PMMRegressor(**SMALL, early_stopping=False, smoothness=0.0)
+    assert_array_equal(no_prior.partial_fit(X, y).predict(X), default.predict(X))
 
 
 def test_partial_fit_rejects_balanced_class_weight():

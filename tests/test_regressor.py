@@ -14,6 +14,7 @@ Every fit is tiny (matrix_size 3-6, at most a few hundred samples and
 iterations) so the whole file runs in well under a minute on two cores.
 """
 
+import copy
 import pickle
 import re
 import warnings
@@ -384,9 +385,12 @@ def test_eigenvalues_method(hermitian):
     scale = np.max(np.abs(expected))
     assert_allclose(values, expected, rtol=1e-10, atol=1e-12 * scale)
     # prediction-like methods must not change the estimator's state
-    state = {key: value for key, value in vars(est).items()}
+    state = copy.deepcopy(vars(est))
     est.eigenvalues(X_new)
     assert vars(est).keys() == state.keys()
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            assert_array_equal(vars(est)[key], value, err_msg=key)
     # the same validation as predict
     with pytest.raises(ValueError, match="features"):
         est.eigenvalues(X_new[:, :2])
