@@ -520,8 +520,15 @@ def test_benchmark_mnist_path_on_a_stand_in(monkeypatch):
 
 def test_partial_fit_continues(digits_split):
     X_train, y_train, X_test, _ = digits_split
-    clf = PMMImageClassifier(**{**CHEAP, "window_shape": 4, "stride": 2})
+    params = {**CHEAP, "window_shape": 4, "stride": 2}
+    clf = PMMImageClassifier(**params)
     for epoch in range(2):
         clf.partial_fit(X_train[:200], y_train[:200], classes=np.arange(10))
         assert clf.n_iter_ == epoch + 1
     assert clf.predict(X_test).shape == (len(X_test),)
+    # Two epochs on one block are two epochs of Adam: the second call went on
+    # from the first one's parameters and optimiser state.
+    adam = PMMImageClassifier(**{**params, "solver": "adam", "max_iter": 2})
+    with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
+        adam.fit(X_train[:200], y_train[:200])
+    assert_allclose(clf.predict_proba(X_test), adam.predict_proba(X_test), atol=1e-10)
