@@ -1340,6 +1340,17 @@ def test_outputs_decompose_eigenvectors_only_for_readouts_that_read_them(
     assert_allclose(outputs, expected, rtol=1e-11, atol=1e-12)
 
 
+def written_out_loss(model, theta, per_sample, weights, penalty, smoothness):
+    """The weighted mean of ``per_sample``, the L2 penalty and the prior."""
+    penalised = theta * (penalty * model.layout.penalised)
+    prior = model.map.smoothness_penalty(model.layout.unpack(theta))[0]
+    return (
+        weights @ per_sample / weights.sum()
+        + 0.5 * penalised @ theta
+        + 0.5 * smoothness * prior
+    )
+
+
 def check_model_gradient(
     model, readout_name, X, rng, loss_name, theta, penalty, full=False, smoothness=0.0
 ):
@@ -1373,12 +1384,8 @@ def check_model_gradient(
     outputs = model.outputs(theta, inputs, policy)
     assert_allclose(outputs, expected, rtol=1e-11, atol=1e-12)
     per_sample = DATA_LOSS_CASES[loss_name][2](expected, targets)
-    penalised = theta * (penalty * model.layout.penalised)
-    prior = model.map.smoothness_penalty(model.layout.unpack(theta))[0]
-    expected_loss = (
-        weights @ per_sample / weights.sum()
-        + 0.5 * penalised @ theta
-        + 0.5 * smoothness * prior
+    expected_loss = written_out_loss(
+        model, theta, per_sample, weights, penalty, smoothness
     )
     assert_allclose(loss, expected_loss, rtol=1e-12)
 
@@ -1579,13 +1586,7 @@ def test_degenerate_spectra_are_finite(
         # penalty and the prior.
         outputs = model.outputs(theta, inputs, policy)
         per_sample = DATA_LOSS_CASES[loss_name][2](outputs, targets)
-        penalised = theta * (0.1 * model.layout.penalised)
-        prior = model.map.smoothness_penalty(model.layout.unpack(theta))[0]
-        expected = (
-            weights @ per_sample / weights.sum()
-            + 0.5 * penalised @ theta
-            + 0.5 * smoothness * prior
-        )
+        expected = written_out_loss(model, theta, per_sample, weights, 0.1, smoothness)
         assert np.isfinite(loss), name
         assert_allclose(loss, expected, rtol=1e-12, err_msg=name)
 
