@@ -347,3 +347,26 @@ def test_default_configuration_on_iris():
     assert clf.score(X, y) > 0.95
     # complex 10 x 10: H_0..H_4 and one decoder per class, 100 floats each
     assert clf.n_params_ == 5 * 100 + 3 * 100 + 3
+
+
+@pytest.mark.parametrize(
+    "n_classes, matrix_size, expected_size",
+    [(2, "auto", 10), (8, "auto", 10), (9, "auto", 11), (12, "auto", 14), (12, 5, 5)],
+)
+def test_auto_matrix_size_grows_with_the_classes(n_classes, matrix_size, expected_size):
+    X, y = _blobs(n_classes, n_samples=6 * n_classes)
+    clf = _fast(matrix_size=matrix_size, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    n = expected_size
+    assert clf.hamiltonians_.shape == (3, n, n)
+    assert clf.decoders_.shape == (n_classes, 1, n, n)
+    assert clf.get_params()["matrix_size"] == matrix_size
+    assert clf.predict_proba(X).shape == (len(X), n_classes)
+
+
+def test_auto_matrix_size_of_a_one_class_fit():
+    X, _ = _blobs(2)
+    clf = PMMClassifier().fit(X, np.zeros(len(X)))
+    assert clf.hamiltonians_.shape == (3, 10, 10)

@@ -893,7 +893,7 @@ class _AffinePMM(_BasePMM):
         return {
             "n_features": int(n_features),
             "n_outputs_per_system": int(n_outputs),
-            "matrix_size": int(self.matrix_size),
+            "matrix_size": self._resolved_matrix_size(n_outputs),
             "n_eigenvectors": int(self.n_eigenvectors),
             "n_decoders": None if self.n_decoders is None else int(self.n_decoders),
             "which": self.which if isinstance(self.which, str) else int(self.which),
@@ -903,6 +903,10 @@ class _AffinePMM(_BasePMM):
                 None if self.n_directions is None else int(self.n_directions)
             ),
         }
+
+    def _resolved_matrix_size(self, n_outputs):
+        """The matrix size of a fit with ``n_outputs`` outputs."""
+        return int(self.matrix_size)
 
     def _build_map(self, spec):
         n_features, n, complex_valued = (

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """PMMClassifier: a parametric matrix model for binary and multiclass data."""
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -22,6 +22,11 @@ from sklearn_pmm._core.loss import SoftmaxCrossEntropy
 # Logit gap (in units of the temperature) of the constant single-class model:
 # exp(-708.4) is the smallest normal float64, so the class gets probability 1.
 _CONSTANT_MODEL_GAP = float(-np.log(np.finfo(np.float64).tiny))
+
+# matrix_size="auto": at least this size, and this many levels more than
+# classes (benchmarks/results/classifier_settings.md, "Matrix size").
+_AUTO_MIN_MATRIX_SIZE = 10
+_AUTO_LEVELS_OVER_CLASSES = 2
 
 
 class _PMMClassifierBase(ClassifierMixin, _BasePMM):
@@ -372,8 +377,12 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
 
     Parameters
     ----------
-    matrix_size : int, default=10
-        Size ``n`` of the Hermitian matrices.
+    matrix_size : int or "auto", default="auto"
+        Size ``n`` of the Hermitian matrices.  ``"auto"`` gives
+        :math:`n = \max(10, K + 2)` for :math:`K` classes: 10 up to eight
+        classes, 12 for ten.  Chosen by cross-validation on four fold seeds
+        (``benchmarks/results/classifier_settings.md``, "Matrix size"): 12
+        beat 10 on digits and lost to it on wine and breast cancer.
     n_eigenvectors : int, default=3
         Number ``r`` of eigenvectors read out.
     n_decoders : int or None, default=1
@@ -411,8 +420,9 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels, sorted.
-    hamiltonians_ : ndarray of shape (n_features + 1, matrix_size, matrix_size)
-        :math:`H_0, H_1, \dots, H_p` in the units of the training data.
+    hamiltonians_ : ndarray of shape (n_features + 1, n, n)
+        :math:`H_0, H_1, \dots, H_p` in the units of the training data;
+        ``n`` is ``matrix_size``, resolved if ``"auto"``.
     decoders_ : ndarray of shape (n_classes, n_per_class, n, n) or None
         The decoder (or observable) matrices per class; ``None`` for the
         eigenvalue readout.
@@ -457,12 +467,16 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     _parameter_constraints: dict = {
         **_PMMClassifierBase._parameter_constraints,
         **_AffinePMM._parameter_constraints,
+        "matrix_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(
         self,
         *,
-        matrix_size=10,
+        matrix_size="auto",
         n_eigenvectors=3,
         n_decoders=1,
         which="lowest",
@@ -521,3 +535,8 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         self.temperature = temperature
         self.n_directions = n_directions
         self.class_weight = class_weight
+
+    def _resolved_matrix_size(self, n_outputs):
+        if self.matrix_size == "auto":
+            return max(_AUTO_MIN_MATRIX_SIZE, n_outputs + _AUTO_LEVELS_OVER_CLASSES)
+        return int(self.matrix_size)
