@@ -72,18 +72,24 @@ def random_windows(rng, shape, n_windows):
 # Windows and Gram inputs
 
 
-def test_grid_windows_cover_the_image():
-    cases = [((8, 8), 4, 2), ((28, 28), 5, 3), ((7, 3), (4, 2), 2), ((5, 9), 2, 3)]
-    for shape, window, stride in cases:
-        windows = grid_windows(shape, window, stride)
-        covered = np.zeros(shape, dtype=int)
-        for row, col, height, width in windows:
-            assert 0 <= row and row + height <= shape[0]
-            assert 0 <= col and col + width <= shape[1]
-            covered[row : row + height, col : col + width] += 1
-        # Every pixel is covered when the stride is at most the window.
-        assert covered.min() >= 1 or stride > min(np.atleast_1d(window))
-    assert len(grid_windows((8, 8), 4, 2)) == 9
+@pytest.mark.parametrize(
+    "shape, window, stride", [((8, 8), 4, 2), ((28, 28), 5, 3), ((7, 3), (4, 2), 2)]
+)
+def test_grid_windows_cover_the_image(shape, window, stride):
+    # With a stride no larger than the window, every pixel is in some window.
+    windows = grid_windows(shape, window, stride)
+    covered = np.zeros(shape, dtype=int)
+    for row, col, height, width in windows:
+        assert 0 <= row and row + height <= shape[0]
+        assert 0 <= col and col + width <= shape[1]
+        covered[row : row + height, col : col + width] += 1
+    assert covered.min() >= 1
+
+
+def test_grid_windows_with_a_stride_beyond_the_window_leave_gaps():
+    windows = grid_windows((5, 9), 2, 3)
+    starts = [(row, col) for row in (0, 3) for col in (0, 3, 6)]
+    assert_array_equal(windows, [(row, col, 2, 2) for row, col in starts])
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_pmm import PMMRegressor
 from sklearn_pmm._core import eigh
-from sklearn_pmm._core.maps import AffineMap
+from sklearn_pmm._core.maps import AffineMap, ProjectedMap
 
 READOUTS = ["decoder", "expectation", "eigenvalues"]
 # These tests check the mechanics of one fit on all rows (losses, curves,
@@ -954,9 +954,23 @@ def test_n_directions_warm_start_continues_from_the_fitted_directions():
 
 @ignore_convergence
 def test_as_many_directions_as_features_fits_the_full_affine_model():
-    # K = p learns the same family as n_directions=None (other parameters).
+    # K = p learns the same family as n_directions=None (other parameters):
+    # the identity projection gives the affine map's matrices exactly, ...
     X, y = make_data(n_features=2)
     full = fit(X, y, max_iter=200)
+    params = {
+        "constant": full.hamiltonians_[0],
+        "couplings": full.hamiltonians_[1:],
+        "projection": np.eye(2),
+    }
+    n = full.hamiltonians_.shape[-1]
+    assert_array_equal(
+        ProjectedMap(2, 2, n, True).matrices(params, X),
+        AffineMap(2, n, True).matrices(params, X),
+    )
+    # ... and a fit with K = p uses both directions and fits as well.
     projected = fit(X, y, n_directions=2, max_iter=200)
+    singular = np.linalg.svd(packed_couplings(projected), compute_uv=False)
+    assert singular[1] > 1e-3 * singular[0]
     assert projected.score(X, y) > 0.999
     assert full.score(X, y) > 0.999
