@@ -43,7 +43,8 @@ def test_merge_duplicate_rows_sums_weights_and_drops_zeros():
     # [1, 5] appears with two targets: two rows; [3, 3] has zero weight.
     assert_array_equal(merged_X, [[1.0, 5.0], [1.0, 5.0], [2.0, 0.0]])
     assert_array_equal(merged_targets, [[4.0], [7.0], [1.0]])
-    assert_array_equal(merged_weights, [2.0, 1.0, 1.5])
+    # Summed to [2, 1, 1.5], then halved: the largest weight lies in [1, 2).
+    assert_array_equal(merged_weights, [1.0, 0.5, 0.75])
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -60,7 +61,28 @@ def test_merge_duplicate_rows_matches_np_unique(seed):
     unique, inverse = np.unique(rows[keep], axis=0, return_inverse=True)
     assert_array_equal(np.concatenate([merged_X, merged_targets], axis=1), unique)
     expected = np.bincount(inverse.ravel(), weights=weights[keep])
-    assert_allclose(merged_weights, expected, rtol=1e-15)
+    scale = merged_weights.max() / expected.max()
+    assert 1 <= merged_weights.max() < 2
+    assert scale == 2.0 ** np.round(np.log2(scale))
+    assert_allclose(merged_weights, scale * expected, rtol=1e-15)
+
+
+@ignore_convergence
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_huge_or_tiny_weights_fit_like_unit_weights(estimator_class):
+    # Weighted sums of 80 losses at weight 2**1020 overflowed; the weights
+    # are rescaled by a power of two, which is exact.
+    X, y = make_data(estimator_class)
+    params = dict(SMALL, max_iter=30)
+    method = "predict_proba" if estimator_class is PMMClassifier else "predict"
+    unit = getattr(estimator_class(**params).fit(X, y), method)(X)
+    for weight in [2.0**1020, 2.0**-1020]:
+        weighted = estimator_class(**params).fit(
+            X, y, sample_weight=np.full(len(X), weight)
+        )
+        assert_array_equal(getattr(weighted, method)(X), unit)
+    weighted = estimator_class(**params).fit(X, y, sample_weight=np.full(len(X), 1e306))
+    assert_allclose(getattr(weighted, method)(X), unit, rtol=1e-6, atol=1e-6)
 
 
 @ignore_convergence

@@ -67,6 +67,11 @@ def merge_duplicate_rows(X, targets, sample_weight):
     L-BFGS on a non-convex loss amplifies such rounding differences).
     Duplicates also never straddle the validation split.
 
+    The weights are then multiplied by the power of two that brings the
+    largest into :math:`[1, 2)`: exact in floating point, so the weighted
+    means the fit computes are unchanged bit for bit, while the weighted
+    sums behind them cannot overflow however large the weights.
+
     Examples
     --------
     >>> import numpy as np
@@ -75,7 +80,7 @@ def merge_duplicate_rows(X, targets, sample_weight):
     >>> merge_duplicate_rows(X, np.array([[2.0], [3.0], [2.0]]), np.ones(3))
     (array([[0.],
            [1.]]), array([[3.],
-           [2.]]), array([1., 2.]))
+           [2.]]), array([0.5, 1. ]))
     """
     keep = sample_weight > 0
     rows = np.concatenate([X[keep], targets[keep]], axis=1)
@@ -87,6 +92,9 @@ def merge_duplicate_rows(X, targets, sample_weight):
     first = np.ones(len(rows), dtype=bool)
     first[1:] = np.any(rows[1:] != rows[:-1], axis=1)
     weights = np.bincount(np.cumsum(first) - 1, weights=sample_weight[keep][order])
+    if len(weights):
+        _, exponent = np.frexp(weights.max())
+        weights = np.ldexp(weights, 1 - exponent)
     unique = rows[first]
     n_features = X.shape[1]
     return (
