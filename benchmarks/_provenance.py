@@ -9,18 +9,31 @@ import os
 import subprocess
 
 
+def _git(*args):
+    return subprocess.run(
+        ["git", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+    ).stdout
+
+
 def git_describe():
-    """``git describe --always --dirty`` of this checkout, or ``"unknown"``."""
+    """``git describe --always --dirty`` of this checkout, or ``"unknown"``.
+
+    A dirty checkout also names its modified tracked files, so that a report
+    run next to another one's freshly written results can be told from one
+    run on uncommitted code.
+    """
     try:
-        return subprocess.run(
-            ["git", "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        ).stdout.strip()
+        described = _git("describe", "--always", "--dirty").strip()
+        if not described.endswith("-dirty"):
+            return described
+        modified = _git("diff", "--name-only", "HEAD").split()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return f"{described} (modified: {', '.join(modified)})"
 
 
 def load_average():
