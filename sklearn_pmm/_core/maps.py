@@ -593,7 +593,8 @@ class GramWindowMap(PrimaryMap):
         11) and levels that move by 0.17 (standard deviation) from image to
         image; 2 rather than 1 (spacing 1.0) made L-BFGS learn faster: 63 %
         and 83 % held-out after 25 and 50 iterations on 600 digits (mean of
-        3 seeds), against 51 % and 78 %.
+        3 seeds), against 50 % and 78 %
+        (``benchmarks/results/images_defaults.md``).
     bias_spread : float, default=1.0
         The initial :math:`B_c` have their diagonal evenly spaced on
         ``[-bias_spread, bias_spread]`` plus a random Hermitian part of entry
