@@ -11,7 +11,6 @@ from sklearn.datasets import load_iris, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.class_weight import compute_class_weight
 
-from sklearn_pmm._core import eigh
 from sklearn_pmm._core.eigh import ExecutionPolicy
 from sklearn_pmm._core.loss import SoftmaxCrossEntropy
 from sklearn_pmm._core.maps import AffineMap
@@ -299,13 +298,12 @@ def test_class_weight_must_be_finite_and_non_negative(weight, method):
         getattr(clf, method)(X, y, **extra)
 
 
-def test_n_jobs_does_not_change_results(monkeypatch):
+def test_n_jobs_does_not_change_results(threaded_chunks):
     X, y = _blobs(3, n_samples=120)
-    # Chunks of 16 rows and threads for 16 rows or more: n_jobs=2 uses them.
-    monkeypatch.setattr(AffineMap, "max_chunk_rows", 16)
-    monkeypatch.setattr(eigh, "MIN_TASK_ROWS", 16)
     one = _fast(n_jobs=1, max_iter=30).fit(X, y)
+    assert threaded_chunks[0] == 0
     two = _fast(n_jobs=2, max_iter=30).fit(X, y)
+    assert threaded_chunks[0] > 0
     assert_array_equal(one.predict_proba(X), two.predict_proba(X))
     assert one.loss_curve_ == two.loss_curve_
 

@@ -4,6 +4,7 @@ that start on their own and stop early on their own fold, and a prediction
 that is their mean."""
 
 import warnings
+from numbers import Integral
 
 import numpy as np
 import pytest
@@ -167,13 +168,25 @@ def test_invalid_member_parameters_are_reported():
         PMMRegressorCV(PMMRegressor(matrix_size=0), n_estimators=2).fit(X, y)
 
 
-def test_default_member_is_the_default_estimator():
-    assert PMMRegressorCV()._default_estimator().get_params() == (
-        PMMRegressor().get_params()
-    )
-    assert PMMClassifierCV()._default_estimator().get_params() == (
-        PMMClassifier().get_params()
-    )
+@pytest.mark.parametrize(
+    "committee_class, member_class, data",
+    [
+        (PMMRegressorCV, PMMRegressor, regression_data),
+        (PMMClassifierCV, PMMClassifier, classification_data),
+    ],
+)
+def test_default_member_is_the_default_estimator(committee_class, member_class, data):
+    X, y = data()
+    committee = committee_class(n_estimators=2).fit(X, y)
+    expected = member_class().get_params()
+    del expected["random_state"]
+    assert len(committee.estimators_) == 2
+    for member in committee.estimators_:
+        assert type(member) is member_class
+        params = member.get_params()
+        assert isinstance(params.pop("random_state"), Integral)
+        assert params == expected
+    assert committee.predict(X).shape == y.shape
 
 
 @ignore_convergence
@@ -244,7 +257,7 @@ def test_failed_fit_leaves_the_committee_unchanged():
     before = dict(vars(committee))
     # Four classes need four levels, more than 3 x 3 matrices have.
     committee.estimator.set_params(readout="eigenvalues", matrix_size=3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="matrix_size=3"):
         committee.fit(X[:, :2], np.arange(len(y)) % 4)
     assert vars(committee).keys() == before.keys()
     assert_array_equal(committee.classes_, before["classes_"])

@@ -352,15 +352,38 @@ def test_failed_fit_leaves_the_estimator_unchanged(estimator_class, monkeypatch)
 # --------------------------------------------------------------------------
 
 
-def test_adam_fits_and_is_deterministic():
+@ignore_convergence
+@pytest.mark.parametrize("n_restarts", [0, 1])
+def test_adam_fits_and_is_deterministic(n_restarts, threaded_chunks):
     X, y = make_data(PMMRegressor, n_samples=300)
-    params = dict(SMALL, solver="adam", batch_size=32, learning_rate_init=1e-2)
+    params = dict(
+        SMALL,
+        solver="adam",
+        batch_size=32,
+        learning_rate_init=1e-2,
+        n_restarts=n_restarts,
+    )
     first = PMMRegressor(**params, max_iter=40).fit(X, y)
+    assert threaded_chunks[0] == 0
     second = PMMRegressor(**params, max_iter=40, n_jobs=2).fit(X, y)
+    # One start runs the chunks of its mini-batches in threads; two starts
+    # take a thread each.
+    assert (threaded_chunks[0] > 0) == (n_restarts == 0)
     assert_array_equal(first.predict(X), second.predict(X))
     assert first.score(X, y) > 0.9
     # max_iter epochs per stage: at most four stages of the smoothness path.
     assert len(first.loss_curve_) == first.n_iter_ <= 4 * 40
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_adam_at_max_iter_warns(estimator_class):
+    X, y = make_data(estimator_class)
+    est = estimator_class(**SMALL, solver="adam", early_stopping=False, max_iter=2)
+    with pytest.warns(
+        ConvergenceWarning, match=r"Stochastic Optimizer: Maximum iterations \(2\)"
+    ):
+        est.fit(X, y)
+    assert est.n_iter_ == 2
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)

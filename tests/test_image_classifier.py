@@ -93,10 +93,20 @@ def test_grid_windows_with_a_stride_beyond_the_window_leave_gaps():
 
 
 @pytest.mark.parametrize(
-    "windows", [[], [(0, 0, 0, 2)], [(9, 0, 2, 2)], [(0, 0, 1.5, 2)], [[1, 2, 3]]]
+    "windows, message",
+    [
+        ([], "non-empty list of integer"),
+        ([(0, 0, 0, 2)], "heights and widths must be positive"),
+        ([(0, 0, 2, -1)], "heights and widths must be positive"),
+        ([(9, 0, 2, 2)], "must overlap the 8 x 8 image"),
+        ([(0, -5, 2, 3)], "must overlap the 8 x 8 image"),
+        ([(0, 0, 1.5, 2)], "non-empty list of integer"),
+        ([[1, 2, 3]], "non-empty list of integer"),
+        ([(0, 0, np.nan, 2)], "non-empty list of integer"),
+    ],
 )
-def test_clip_windows_rejects_bad_windows(windows):
-    with pytest.raises(ValueError):
+def test_clip_windows_rejects_bad_windows(windows, message):
+    with pytest.raises(ValueError, match=message):
         clip_windows((8, 8), windows)
 
 
@@ -436,6 +446,25 @@ def test_digits_predict_and_score(digits_split):
     model, theta = clf._fitted_model()
     H = direct_matrices(model.map, model.layout.unpack(theta), X_test[:5])
     assert_allclose(levels, np.linalg.eigvalsh(H), atol=1e-10)
+
+
+def test_n_jobs_does_not_change_the_model(digits_split, threaded_chunks):
+    X, y = digits_split[0][:120], digits_split[1][:120]
+    with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
+        serial = PMMImageClassifier(**CHEAP).fit(X, y)
+        assert threaded_chunks[0] == 0
+        threaded = PMMImageClassifier(**CHEAP, n_jobs=2).fit(X, y)
+    assert threaded_chunks[0] > 0
+    assert serial.n_iter_ == threaded.n_iter_
+    assert_array_equal(threaded.loss_curve_, serial.loss_curve_)
+    assert_array_equal(threaded.predict_proba(X), serial.predict_proba(X))
+
+
+def test_a_fit_cut_by_max_iter_warns(digits_split):
+    X, y = digits_split[0][:120], digits_split[1][:120]
+    clf = PMMImageClassifier(**dict(CHEAP, max_iter=2))
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        clf.fit(X, y)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
