@@ -70,8 +70,9 @@ SHARED = {
     shuffle : bool, default=True
         Shuffle the rows before every Adam epoch.
     n_jobs : int, default=None
-        Threads for the chunks of eigensolves (a run of chunks of at least
-        2048 rows per thread, so from 4096 training rows) and for restarts.
+        Threads for the chunks of eigensolves (runs of consecutive chunks, at
+        most one thread per 256 rows, so from 512 training rows) and for
+        restarts.
         ``None`` means 1 unless in a :obj:`joblib.parallel_config` context;
         ``-1`` means all processors.  Results do not depend on ``n_jobs``.
         See :term:`Glossary <n_jobs>`.
@@ -82,7 +83,8 @@ SHARED = {
     warm_start : bool, default=False
         Continue from the fitted matrices of the previous call to ``fit``.
     verbose : int, default=0
-        Print the loss, gradient norm and elapsed time at every iteration.""",
+        Print the loss and elapsed time at every iteration (epoch), and with
+        L-BFGS the gradient norm.""",
     "fit_attributes": r"""n_iter_ : int
         Solver iterations (epochs) of the retained run, over all its stages
         (and its continuation on every row, see Notes).

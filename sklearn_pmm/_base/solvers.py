@@ -147,7 +147,8 @@ class AdamOptimizer:
     \epsilon / \sqrt{1 - \beta_2^t}`.
 
     The object holds plain floats and arrays, so it pickles and deep-copies;
-    an estimator keeps it between ``partial_fit`` calls to continue the run.
+    an estimator keeps its step count and moments between ``partial_fit``
+    calls and rebuilds it from them to continue the run.
 
     Parameters
     ----------

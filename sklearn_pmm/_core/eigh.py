@@ -231,13 +231,14 @@ def single_blas_thread():
     return _BLAS_LIMIT.hold()
 
 
-# Fewest samples handed to one thread: one chunk of the largest size, so
-# threads start at 512 rows.  A margin: with every chunk on its own thread
-# (ad hoc, 1 December 2026), one loss-and-gradient evaluation of 500 rows in
-# two chunks already ran 1.10 (n = 5, real) to 1.66 (n = 16, complex) times
-# as fast as in one thread, and 300 rows (chunks of 256 and 44) 1.06-1.15
-# times.  It was 2048 while joblib.Parallel ran the threads: its 10 ms
-# polling made smaller tasks slower than one thread.
+# Samples per thread (at most n_samples // MIN_TASK_ROWS threads): one chunk
+# of the largest size, so threads start at 512 rows.  A margin: with every
+# chunk on its own thread (ad hoc, 1 December 2026), one loss-and-gradient
+# evaluation of 500 rows in two chunks already ran 1.10 (n = 5, real) to
+# 1.66 (n = 16, complex) times as fast as in one thread, and 300 rows
+# (chunks of 256 and 44) 1.06-1.15 times.  It was 2048 while joblib.Parallel
+# ran the threads: its 10 ms polling made smaller tasks slower than one
+# thread.
 MIN_TASK_ROWS = 256
 
 
@@ -248,14 +249,16 @@ class ExecutionPolicy:
     never on ``n_jobs``, and results come back in chunk order, so any
     reduction the caller does is independent of the number of workers.
     Runs of consecutive chunks go to threads (LAPACK releases the GIL), one
-    run per thread and at least ``min_task_rows`` samples each; with one
-    worker or too few samples the chunks run in a plain loop.
+    run per thread, as many chunks in each as the chunk count allows, and
+    at most one thread per ``min_task_rows`` samples; with one worker or
+    fewer than twice ``min_task_rows`` samples the chunks run in a plain
+    loop.
 
     The number of threads follows joblib (``n_jobs``,
     :obj:`joblib.parallel_config`), but the threads are a
     :class:`concurrent.futures.ThreadPoolExecutor`'s, and the calling thread
     runs the first run itself: ``joblib.Parallel`` checks for finished tasks
-    every 10 ms, a delay as long as a whole evaluation of a few thousand
+    every 10 ms, about as long as a whole evaluation of a thousand
     rows.
 
     Parameters
@@ -266,8 +269,8 @@ class ExecutionPolicy:
         Number of threads; ``None`` means 1 unless in a
         :obj:`joblib.parallel_config` context, ``-1`` means all processors.
     min_task_rows : int or None, default=None
-        Fewest samples handed to one thread; ``None`` means
-        :data:`MIN_TASK_ROWS`.
+        Samples per thread: at most ``n_samples // min_task_rows`` threads
+        run; ``None`` means :data:`MIN_TASK_ROWS`.
 
     Examples
     --------

@@ -215,7 +215,7 @@ class Readout(ABC):
         return {}
 
     def scale_outputs(self, params, y_scale):
-        """Parameters whose outputs are multiplied by ``y_scale`` (shape (q,), > 0).
+        """Parameters whose outputs are multiplied by ``y_scale`` (shape (S * q,), > 0).
 
         Returns
         -------

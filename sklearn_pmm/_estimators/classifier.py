@@ -362,13 +362,15 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
 
         p_k(x) = \frac{\exp(z_k(x)/\tau)}{\sum_{c=1}^{K} \exp(z_c(x)/\tau)},
 
-    and all matrices are fitted with L-BFGS on the weighted mean
-    cross-entropy plus an L2 penalty,
+    and all matrices are fitted (L-BFGS, or Adam with ``solver="adam"``) on
+    the weighted mean cross-entropy plus an L2 penalty and the smoothness
+    prior :math:`P` (see ``smoothness``),
 
     .. math::
 
         L = -\frac{\sum_s w_s \log p_{y_s}(x_s)}{\sum_s w_s}
-            + \frac{\alpha}{2} \|\theta_{\text{matrices}}\|^2 ,
+            + \frac{\alpha}{2} \|\theta_{\text{matrices}}\|^2
+            + \frac{\gamma}{2} P ,
 
     where :math:`w_s` is the sample weight times the class weight, using
     analytic Hellmann–Feynman and first-order perturbation-theory gradients.
@@ -395,8 +397,8 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
         \Delta_{ki} v_i`; ``"eigenvalues"`` uses the selected eigenvalues
-        (plus :math:`g_k`), one per class, and needs ``n_eigenvectors`` to be
-        at least the number of classes.
+        (plus :math:`g_k`), one per class, from :math:`\max(r, K)` selected
+        levels, so ``matrix_size`` must be at least the number of classes.
     hermitian : {"real", "complex"}, default="complex"
         Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
         Hermitian ones (:math:`n^2` floats each).

@@ -52,8 +52,10 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
                - \tfrac12 \|\Delta_{kij}\|_2^2 \right),
 
     with trainable Hermitian decoders :math:`\Delta_{kij}` and biases
-    :math:`g_k`.  All matrices are fitted with L-BFGS on the weighted mean
-    squared error, using analytic Hellmann–Feynman and first-order
+    :math:`g_k`.  All matrices are fitted (L-BFGS, or Adam with
+    ``solver="adam"``) on half the weighted mean squared error plus the L2
+    penalty and the smoothness prior (see ``alpha`` and ``smoothness``),
+    using analytic Hellmann–Feynman and first-order
     perturbation-theory gradients.  Inputs and targets are standardised
     internally and the scaling is folded back into the fitted matrices.
 
