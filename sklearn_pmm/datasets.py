@@ -839,7 +839,8 @@ def normalized_mae(y_true, y_pred):
     Raises
     ------
     ValueError
-        If the shapes differ, the arrays are empty, or ``max(|y_true|)`` is 0.
+        If the shapes differ, the arrays are empty or not finite, or
+        ``max(|y_true|)`` is 0.
 
     Examples
     --------
@@ -856,6 +857,8 @@ def normalized_mae(y_true, y_pred):
         )
     if y_true.size == 0:
         raise ValueError("y_true and y_pred must not be empty.")
+    if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(y_pred))):
+        raise ValueError("y_true and y_pred must be finite (no NaN or inf).")
     scale = np.max(np.abs(y_true))
     if scale == 0:
         raise ValueError("max(|y_true|) is 0, so the normalised MAE is undefined.")
@@ -1384,7 +1387,7 @@ def waveform(kind, x):
     >>> print(waveform("square", [0.1, 0.3]))
     [ 1. -1.]
     """
-    key = _normalize_name(kind).replace(" ", "_")
+    key = _normalize_name(kind).replace(" ", "_") if isinstance(kind, str) else None
     if key not in _WAVEFORMS:
         raise ValueError(
             f"Unknown waveform {kind!r}; valid kinds: "

@@ -308,6 +308,19 @@ def test_n_jobs_does_not_change_results(threaded_chunks):
     assert one.loss_curve_ == two.loss_curve_
 
 
+def test_an_eigensolver_failure_at_predict_time_is_a_value_error(monkeypatch):
+    # As when huge inputs overflow the matrices: LAPACK's error is explained.
+    X, y = _blobs(3)
+    clf = _fast().fit(X, y)
+
+    def fail(*args, **kwargs):
+        raise np.linalg.LinAlgError("Eigenvalues did not converge")
+
+    monkeypatch.setattr(PMMModel, "outputs", fail)
+    with pytest.raises(ValueError, match="eigensolver failed on the matrices"):
+        clf.predict(X)
+
+
 def test_pickle_round_trip():
     X, y = _blobs(3)
     clf = _fast(hermitian="complex").fit(X, y)

@@ -298,6 +298,9 @@ def test_normalized_mae():
         normalized_mae(np.ones(4), np.ones((4, 1)))
     with pytest.raises(ValueError, match="empty"):
         normalized_mae([], [])
+    for y_true, y_pred in [([1.0, 2.0], [np.nan, 1.0]), ([np.inf, 2.0], [1.0, 2.0])]:
+        with pytest.raises(ValueError, match="finite"):
+            normalized_mae(y_true, y_pred)
 
 
 def fourier_modes(t, n_terms):
@@ -603,6 +606,8 @@ def test_waveform_names_and_errors():
     assert_array_equal(waveform("SINE", x), waveform("sine", x))
     with pytest.raises(ValueError, match="Unknown waveform.*'chirp'"):
         waveform("cosine", x)
+    with pytest.raises(ValueError, match="Unknown waveform 3"):
+        waveform(3, x)
     with pytest.raises(ValueError, match="Unknown waveform"):
         make_waveform("cosine")
     with pytest.raises(ValueError, match="n_samples"):

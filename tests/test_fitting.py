@@ -326,6 +326,24 @@ def test_a_diverging_fit_raises_a_value_error():
         PMMClassifier(**SMALL, max_iter=5, temperature=1e-160).fit(X, y)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("early_stopping", [True, False])
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_a_diverging_adam_fit_raises_a_value_error(estimator_class, early_stopping):
+    # Steps of 1e200 overflow the matrices within the first epoch; with early
+    # stopping the validation outputs are non-finite before LAPACK fails.
+    X, y = make_data(estimator_class)
+    est = estimator_class(
+        **SMALL,
+        solver="adam",
+        learning_rate_init=1e200,
+        max_iter=3,
+        early_stopping=early_stopping,
+    )
+    with pytest.raises(ValueError, match="The fit diverged"):
+        est.fit(X, y)
+
+
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
 def test_failed_fit_leaves_the_estimator_unchanged(estimator_class, monkeypatch):
     X, y = make_data(estimator_class)

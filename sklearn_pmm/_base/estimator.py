@@ -502,8 +502,9 @@ class _BasePMM(BaseEstimator, ABC):
                     every_row, run, best, seeds[best], policy
                 )
         if not np.all(np.isfinite(run.theta)) or not np.isfinite(run.result.fun):
+            solver = "Adam" if self.solver == "adam" else "L-BFGS"
             raise ValueError(
-                "L-BFGS produced non-finite parameters; try a larger alpha or "
+                f"{solver} produced non-finite parameters; try a larger alpha or "
                 "rescaling the data."
             )
         if run.stopped_early:  # chosen on the validation split
@@ -859,6 +860,9 @@ class _BasePMM(BaseEstimator, ABC):
         """Validation loss (weighted mean) and score of ``theta``."""
         inputs, targets, sample_weight = held_out
         outputs = model.outputs(theta, inputs, policy)
+        if not np.all(np.isfinite(outputs)):
+            # A diverged step is never the best, and no NaN reaches the score.
+            return float("inf"), float("-inf")
         loss = data_loss.loss_gradient(outputs, targets, sample_weight)[0]
         score = self._validation_score(outputs, targets, sample_weight)
         return float(loss / sample_weight.sum()), float(score)
@@ -881,7 +885,15 @@ class _BasePMM(BaseEstimator, ABC):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         model, theta = self._fitted_model()
-        return getattr(model, method)(theta, model.map.prepare(X), self._policy(model))
+        try:
+            return getattr(model, method)(
+                theta, model.map.prepare(X), self._policy(model)
+            )
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(
+                "The eigensolver failed on the matrices of these inputs: their "
+                "entries overflow. Rescale X as the training data were."
+            ) from exc
 
     def _outputs(self, X):
         """PMM outputs in user units, shape (N, S * q)."""
