@@ -1436,8 +1436,7 @@ def test_loss_gradient_shared_decoders(
         map_name, readout_name, which, complex_valued, 910, n_decoders
     )
     theta = model_parameters(model, 911)
-    # A penalty per float, on top of the penalised mask.
-    penalty = rng.uniform(0.0, 0.3, model.n_params)
+    penalty = rng.uniform(0.0, 0.3)
     check_model_gradient(model, readout_name, X, rng, loss_name, theta, penalty)
 
 

@@ -211,11 +211,12 @@ class PMMModel:
         .. math::
 
             L(\theta) = \frac{\sum_s w_s \ell(z(x_s), y_s)}{\sum_s w_s}
-                        + \frac12 \sum_i \alpha_i \theta_i^2
+                        + \frac{\alpha}{2} \sum_{i \in \text{penalised}} \theta_i^2
                         + \frac{\gamma}{2} P(\theta)
 
         with :math:`P` the map's smoothness penalty
-        (:meth:`PrimaryMap.smoothness_penalty`).
+        (:meth:`PrimaryMap.smoothness_penalty`) and the penalised floats
+        those of the layout's penalised blocks.
 
         Parameters
         ----------
@@ -225,8 +226,8 @@ class PMMModel:
         targets : ndarray of shape (N, S * q)
         sample_weight : ndarray of shape (N,)
         data_loss : DataLoss
-        penalty : float or ndarray of shape (n_params,)
-            :math:`\alpha_i`; a float applies to every penalised block.
+        penalty : float
+            :math:`\alpha`, applied to every penalised block.
         policy : ExecutionPolicy
         smoothness : float, default=0.0
             :math:`\gamma`.
@@ -274,15 +275,10 @@ class PMMModel:
             grad += self.layout.pack_gradient(
                 {name: 0.5 * smoothness * g for name, g in smooth_grads.items()}
             )
-        if np.ndim(penalty) == 0:
-            if penalty:
-                penalised = theta * self.layout.penalised
-                loss += 0.5 * penalty * np.dot(penalised, penalised)
-                grad += penalty * penalised
-        else:
-            penalised = theta * (penalty * self.layout.penalised)
-            loss += 0.5 * np.dot(penalised, theta)
-            grad += penalised
+        if penalty:
+            penalised = theta * self.layout.penalised
+            loss += 0.5 * penalty * np.dot(penalised, penalised)
+            grad += penalty * penalised
         return float(loss), grad
 
     def without_features(self, theta, unused):
