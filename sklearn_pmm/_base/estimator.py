@@ -891,8 +891,9 @@ class _BasePMM(BaseEstimator, ABC):
             )
         except np.linalg.LinAlgError as exc:
             raise ValueError(
-                "The eigensolver failed on the matrices of these inputs: their "
-                "entries overflow. Rescale X as the training data were."
+                "The eigensolver failed on the matrices of these inputs, most "
+                "likely because their entries overflow. Rescale X as the "
+                "training data were."
             ) from exc
 
     def _outputs(self, X):

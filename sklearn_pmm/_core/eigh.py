@@ -250,9 +250,9 @@ class ExecutionPolicy:
     reduction the caller does is independent of the number of workers.
     Runs of consecutive chunks go to threads (LAPACK releases the GIL), one
     run per thread, as many chunks in each as the chunk count allows, and
-    at most one thread per ``min_task_rows`` samples; with one worker or
-    fewer than twice ``min_task_rows`` samples the chunks run in a plain
-    loop.
+    at most one thread per ``min_task_rows`` samples; with one worker, one
+    chunk or fewer than twice ``min_task_rows`` samples the chunks run in a
+    plain loop.
 
     The number of threads follows joblib (``n_jobs``,
     :obj:`joblib.parallel_config`), but the threads are a
