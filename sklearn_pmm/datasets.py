@@ -129,6 +129,14 @@ def _normalize_name(name):
     return " ".join(name.replace("_", " ").replace("-", " ").lower().split())
 
 
+def _kind_key(kind):
+    """``kind`` as a snake_case registry key, or ``None`` if not a string
+    (so that the caller reports it as an unknown kind)."""
+    if not isinstance(kind, str):
+        return None
+    return _normalize_name(kind).replace(" ", "_")
+
+
 def _xy(x, y):
     """Broadcast ``x`` and ``y`` to float arrays of a common shape."""
     x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
@@ -1289,7 +1297,7 @@ def make_random_function_data(
     >>> bool(np.allclose(y_test, f(X_test[:, 0], X_test[:, 1])))
     True
     """
-    key = _normalize_name(kind).replace(" ", "_") if isinstance(kind, str) else None
+    key = _kind_key(kind)
     if key not in _RANDOM_FUNCTION_KINDS:
         raise ValueError(
             f"Unknown kind {kind!r}; valid kinds: "
@@ -1387,7 +1395,7 @@ def waveform(kind, x):
     >>> print(waveform("square", [0.1, 0.3]))
     [ 1. -1.]
     """
-    key = _normalize_name(kind).replace(" ", "_") if isinstance(kind, str) else None
+    key = _kind_key(kind)
     if key not in _WAVEFORMS:
         raise ValueError(
             f"Unknown waveform {kind!r}; valid kinds: "
