@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Cross-validated accuracy of PMMClassifier settings: how the defaults were chosen.
+"""Cross-validated scores of PMM settings: how the defaults were chosen.
 
 A benchmark, not a test.  For one of scikit-learn's classification data sets
 and a JSON list of parameter dictionaries, each setting is fitted as
@@ -12,10 +12,15 @@ processes, BLAS capped at one thread::
 
     python benchmarks/bench_settings.py digits '[{}, {"hermitian": "complex"}]'
 
+The regression data sets of ``bench_tabular.py`` (``diabetes``,
+``friedman1``) fit ``PMMRegressor`` in ``KFold`` and print :math:`R^2`
+instead of accuracy.
+
 A difference of one or two test rows is within the noise of one split;
 ``--cv-seeds 0,1,2,3`` repeats the cross-validation with those shuffle seeds
 (the estimator's ``random_state`` stays 0), prints one line per seed and then
-the mean over the seeds with the misclassified rows of each.
+the mean over the seeds with the misclassified rows (the :math:`R^2`, for
+regression) of each.
 """
 
 import argparse
@@ -23,19 +28,33 @@ import json
 import time
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
-from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_diabetes,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_friedman1,
+)
+from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sklearn_pmm import PMMClassifier
+from sklearn_pmm import PMMClassifier, PMMRegressor
 
 LOADERS = {
     "iris": load_iris,
     "wine": load_wine,
     "breast_cancer": load_breast_cancer,
     "digits": load_digits,
+}
+# As in bench_tabular.py.
+REGRESSION_LOADERS = {
+    "diabetes": lambda: load_diabetes(return_X_y=True),
+    "friedman1": lambda: make_friedman1(
+        n_samples=500, n_features=10, noise=1.0, random_state=0
+    ),
 }
 
 
@@ -44,8 +63,10 @@ def main(argv=None):
         description=__doc__.split("\n", 1)[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("dataset", choices=sorted(LOADERS))
-    parser.add_argument("settings", help="JSON list of PMMClassifier parameters")
+    parser.add_argument("dataset", choices=sorted([*LOADERS, *REGRESSION_LOADERS]))
+    parser.add_argument(
+        "settings", help="JSON list of PMMClassifier (PMMRegressor) parameters"
+    )
     parser.add_argument("--n-jobs", type=int, default=2, help="processes over folds")
     parser.add_argument(
         "--cv-seeds",
@@ -53,36 +74,55 @@ def main(argv=None):
         help="comma-separated shuffle seeds of the folds (default 0)",
     )
     args = parser.parse_args(argv)
-    X, y = LOADERS[args.dataset](return_X_y=True)
+    regression = args.dataset in REGRESSION_LOADERS
+    if regression:
+        X, y = REGRESSION_LOADERS[args.dataset]()
+    else:
+        X, y = LOADERS[args.dataset](return_X_y=True)
     cv_seeds = [int(seed) for seed in args.cv_seeds.split(",")]
     for setting in json.loads(args.settings):
-        accuracies, errors = [], []
+        seed_means, per_seed = [], []
         for cv_seed in cv_seeds:
             tic = time.perf_counter()
-            folds = StratifiedKFold(5, shuffle=True, random_state=cv_seed)
-            classifier = PMMClassifier(random_state=0, **setting)
-            model = make_pipeline(StandardScaler(), classifier)
+            if regression:
+                folds = KFold(5, shuffle=True, random_state=cv_seed)
+                estimator = PMMRegressor(random_state=0, **setting)
+            else:
+                folds = StratifiedKFold(5, shuffle=True, random_state=cv_seed)
+                estimator = PMMClassifier(random_state=0, **setting)
+            model = make_pipeline(StandardScaler(), estimator)
             with threadpool_limits(1):
                 result = cross_validate(
                     model, X, y, cv=folds, n_jobs=args.n_jobs, return_estimator=True
                 )
-            accuracy = 100 * result["test_score"]
-            accuracies.append(accuracy.mean())
-            test_sizes = [len(test) for _, test in folds.split(X, y)]
-            errors.append(round(np.dot(1 - result["test_score"], test_sizes)))
+            if regression:
+                label, scores, decimals = "r2", result["test_score"], 3
+                per_seed.append(round(float(scores.mean()), 4))
+            else:
+                label, scores, decimals = "acc", 100 * result["test_score"], 1
+                test_sizes = [len(test) for _, test in folds.split(X, y)]
+                per_seed.append(round(np.dot(1 - result["test_score"], test_sizes)))
+            seed_means.append(scores.mean())
             iterations = [pipeline[-1].n_iter_ for pipeline in result["estimator"]]
             seed_label = f" cv_seed={cv_seed}" if len(cv_seeds) > 1 else ""
+            mean = f"{scores.mean():.4f}" if regression else f"{scores.mean():.2f}"
             print(
-                f"{args.dataset} {setting}{seed_label} acc={accuracy.mean():.2f} "
-                f"folds={np.round(accuracy, 1).tolist()} "
+                f"{args.dataset} {setting}{seed_label} {label}={mean} "
+                f"folds={np.round(scores, decimals).tolist()} "
                 f"fit={np.mean(result['fit_time']):.1f}s its={iterations} "
                 f"wall={time.perf_counter() - tic:.0f}s",
                 flush=True,
             )
-        if len(cv_seeds) > 1:
+        if len(cv_seeds) > 1 and regression:
             print(
                 f"{args.dataset} {setting} mean over cv seeds {cv_seeds}: "
-                f"acc={np.mean(accuracies):.2f} misclassified={errors}",
+                f"r2={np.mean(seed_means):.4f} per seed={per_seed}",
+                flush=True,
+            )
+        elif len(cv_seeds) > 1:
+            print(
+                f"{args.dataset} {setting} mean over cv seeds {cv_seeds}: "
+                f"acc={np.mean(seed_means):.2f} misclassified={per_seed}",
                 flush=True,
             )
 
