@@ -113,16 +113,14 @@ def main(argv=None):
                 f"wall={time.perf_counter() - tic:.0f}s",
                 flush=True,
             )
-        if len(cv_seeds) > 1 and regression:
-            print(
-                f"{args.dataset} {setting} mean over cv seeds {cv_seeds}: "
-                f"r2={np.mean(seed_means):.4f} per seed={per_seed}",
-                flush=True,
+        if len(cv_seeds) > 1:
+            summary = (
+                f"r2={np.mean(seed_means):.4f} per seed={per_seed}"
+                if regression
+                else f"acc={np.mean(seed_means):.2f} misclassified={per_seed}"
             )
-        elif len(cv_seeds) > 1:
             print(
-                f"{args.dataset} {setting} mean over cv seeds {cv_seeds}: "
-                f"acc={np.mean(seed_means):.2f} misclassified={per_seed}",
+                f"{args.dataset} {setting} mean over cv seeds {cv_seeds}: {summary}",
                 flush=True,
             )
 
