@@ -12,8 +12,8 @@ processes, BLAS capped at one thread::
 
     python benchmarks/bench_settings.py digits '[{}, {"hermitian": "complex"}]'
 
-The regression data sets of ``bench_tabular.py`` (``diabetes``,
-``friedman1``) fit ``PMMRegressor`` in ``KFold`` and print :math:`R^2`
+The data sets are those of ``bench_tabular.py``; its regression ones
+(``diabetes``, ``friedman1``) fit ``PMMRegressor`` in ``KFold`` and print :math:`R^2`
 instead of accuracy.
 
 A difference of one or two test rows is within the noise of one split;
@@ -28,14 +28,7 @@ import json
 import time
 
 import numpy as np
-from sklearn.datasets import (
-    load_breast_cancer,
-    load_diabetes,
-    load_digits,
-    load_iris,
-    load_wine,
-    make_friedman1,
-)
+from bench_tabular import DATASETS
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -43,27 +36,13 @@ from threadpoolctl import threadpool_limits
 
 from sklearn_pmm import PMMClassifier, PMMRegressor
 
-LOADERS = {
-    "iris": load_iris,
-    "wine": load_wine,
-    "breast_cancer": load_breast_cancer,
-    "digits": load_digits,
-}
-# As in bench_tabular.py.
-REGRESSION_LOADERS = {
-    "diabetes": lambda: load_diabetes(return_X_y=True),
-    "friedman1": lambda: make_friedman1(
-        n_samples=500, n_features=10, noise=1.0, random_state=0
-    ),
-}
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n", 1)[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("dataset", choices=sorted([*LOADERS, *REGRESSION_LOADERS]))
+    parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument(
         "settings", help="JSON list of PMMClassifier (PMMRegressor) parameters"
     )
@@ -74,11 +53,9 @@ def main(argv=None):
         help="comma-separated shuffle seeds of the folds (default 0)",
     )
     args = parser.parse_args(argv)
-    regression = args.dataset in REGRESSION_LOADERS
-    if regression:
-        X, y = REGRESSION_LOADERS[args.dataset]()
-    else:
-        X, y = LOADERS[args.dataset](return_X_y=True)
+    task, load = DATASETS[args.dataset]
+    regression = task == "regression"
+    X, y = load()
     cv_seeds = [int(seed) for seed in args.cv_seeds.split(",")]
     for setting in json.loads(args.settings):
         seed_means, per_seed = [], []
