@@ -21,6 +21,13 @@ A difference of one or two test rows is within the noise of one split;
 (the estimator's ``random_state`` stays 0), prints one line per seed and then
 the mean over the seeds with the misclassified rows (the :math:`R^2`, for
 regression) of each.
+
+With ``--committee`` each setting holds ``PMMClassifierCV`` (``PMMRegressorCV``)
+parameters instead, and the members are ``PMMClassifier(random_state=seed)``
+(``PMMRegressor``) for fold seed ``seed``, as in ``bench_tabular.py``: the
+``{}`` line of a seed is ``bench_tabular.py``'s committee row for that seed::
+
+    python benchmarks/bench_settings.py wine '[{"n_estimators": 10}]' --committee
 """
 
 import argparse
@@ -34,7 +41,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from sklearn_pmm import PMMClassifier, PMMRegressor
+from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
 
 
 def main(argv=None):
@@ -44,13 +51,20 @@ def main(argv=None):
     )
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument(
-        "settings", help="JSON list of PMMClassifier (PMMRegressor) parameters"
+        "settings",
+        help="JSON list of PMMClassifier (PMMRegressor) parameters, or of the "
+        "committee's with --committee",
     )
     parser.add_argument("--n-jobs", type=int, default=2, help="processes over folds")
     parser.add_argument(
         "--cv-seeds",
         default="0",
         help="comma-separated shuffle seeds of the folds (default 0)",
+    )
+    parser.add_argument(
+        "--committee",
+        action="store_true",
+        help="settings of PMMClassifierCV (PMMRegressorCV) with default members",
     )
     args = parser.parse_args(argv)
     task, load = DATASETS[args.dataset]
@@ -63,10 +77,14 @@ def main(argv=None):
             tic = time.perf_counter()
             if regression:
                 folds = KFold(5, shuffle=True, random_state=cv_seed)
-                estimator = PMMRegressor(random_state=0, **setting)
+                single, committee = PMMRegressor, PMMRegressorCV
             else:
                 folds = StratifiedKFold(5, shuffle=True, random_state=cv_seed)
-                estimator = PMMClassifier(random_state=0, **setting)
+                single, committee = PMMClassifier, PMMClassifierCV
+            if args.committee:
+                estimator = committee(single(random_state=cv_seed), **setting)
+            else:
+                estimator = single(random_state=0, **setting)
             model = make_pipeline(StandardScaler(), estimator)
             with threadpool_limits(1):
                 result = cross_validate(
@@ -80,7 +98,14 @@ def main(argv=None):
                 test_sizes = [len(test) for _, test in folds.split(X, y)]
                 per_seed.append(round(np.dot(1 - result["test_score"], test_sizes)))
             seed_means.append(scores.mean())
-            iterations = [pipeline[-1].n_iter_ for pipeline in result["estimator"]]
+            fitted = [pipeline[-1] for pipeline in result["estimator"]]
+            if args.committee:  # the members' iterations, summed per fold
+                iterations = [
+                    sum(member.n_iter_ for member in step.estimators_)
+                    for step in fitted
+                ]
+            else:
+                iterations = [step.n_iter_ for step in fitted]
             seed_label = f" cv_seed={cv_seed}" if len(cv_seeds) > 1 else ""
             mean = f"{scores.mean():.4f}" if regression else f"{scores.mean():.2f}"
             print(
