@@ -69,18 +69,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     task, load = DATASETS[args.dataset]
     regression = task == "regression"
+    if regression:
+        folds_class, single, committee = KFold, PMMRegressor, PMMRegressorCV
+    else:
+        folds_class, single, committee = (
+            StratifiedKFold,
+            PMMClassifier,
+            PMMClassifierCV,
+        )
     X, y = load()
     cv_seeds = [int(seed) for seed in args.cv_seeds.split(",")]
     for setting in json.loads(args.settings):
         seed_means, per_seed = [], []
         for cv_seed in cv_seeds:
             tic = time.perf_counter()
-            if regression:
-                folds = KFold(5, shuffle=True, random_state=cv_seed)
-                single, committee = PMMRegressor, PMMRegressorCV
-            else:
-                folds = StratifiedKFold(5, shuffle=True, random_state=cv_seed)
-                single, committee = PMMClassifier, PMMClassifierCV
+            folds = folds_class(5, shuffle=True, random_state=cv_seed)
             if args.committee:
                 estimator = committee(single(random_state=cv_seed), **setting)
             else:
