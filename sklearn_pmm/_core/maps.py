@@ -203,12 +203,16 @@ class AffineMap(PrimaryMap):
     n_features : int
     matrix_size : int
     complex_valued : bool
-    spread : float, default=1.0
-        The initial :math:`H_0` has its diagonal evenly spaced on
-        ``[-spread, spread]`` plus a random Hermitian part of entry scale
-        ``spread / sqrt(n)``.
-    coupling : float, default=1.0
-        Entry scale of the initial :math:`H_l` is ``coupling / sqrt(n p)``.
+
+    Attributes
+    ----------
+    spread : float
+        Class constant 1.0: the initial :math:`H_0` has its diagonal evenly
+        spaced on ``[-spread, spread]`` plus a random Hermitian part of entry
+        scale ``spread / sqrt(n)``.
+    coupling : float
+        Class constant 1.0: the initial :math:`H_l` have entry scale
+        ``coupling / sqrt(n p)``.
 
     Examples
     --------
@@ -223,14 +227,12 @@ class AffineMap(PrimaryMap):
     """
 
     per_feature = True
+    spread = 1.0
+    coupling = 1.0
 
-    def __init__(
-        self, n_features, matrix_size, complex_valued, spread=1.0, coupling=1.0
-    ):
+    def __init__(self, n_features, matrix_size, complex_valued):
         super().__init__(matrix_size, complex_valued)
         self.n_features = n_features
-        self.spread = spread
-        self.coupling = coupling
 
     def blocks(self):
         n, kind = self.matrix_size, self.hermitian_kind
@@ -343,10 +345,13 @@ class ProjectedMap(AffineMap):
         Number :math:`K` of learned directions.
     matrix_size : int
     complex_valued : bool
-    spread, coupling : float, default=1.0
-        As for :class:`AffineMap`; the initial :math:`W` has entries of
-        scale :math:`1/\sqrt{p}`, so that the projected features of
-        standardised inputs have about unit variance.
+
+    Notes
+    -----
+    :math:`H_0` and the :math:`B_k` start as :class:`AffineMap`'s matrices
+    do; the initial :math:`W` has entries of scale :math:`1/\sqrt{p}`, so
+    that the projected features of standardised inputs have about unit
+    variance.
 
     Examples
     --------
@@ -363,16 +368,8 @@ class ProjectedMap(AffineMap):
     array([1., 0., 2.])
     """
 
-    def __init__(
-        self,
-        n_features,
-        n_directions,
-        matrix_size,
-        complex_valued,
-        spread=1.0,
-        coupling=1.0,
-    ):
-        super().__init__(n_features, matrix_size, complex_valued, spread, coupling)
+    def __init__(self, n_features, n_directions, matrix_size, complex_valued):
+        super().__init__(n_features, matrix_size, complex_valued)
         self.n_directions = n_directions
 
     def blocks(self):
@@ -384,13 +381,7 @@ class ProjectedMap(AffineMap):
         ]
 
     def initial_parameters(self, random_state):
-        directions = AffineMap(
-            self.n_directions,
-            self.matrix_size,
-            self.complex_valued,
-            self.spread,
-            self.coupling,
-        )
+        directions = AffineMap(self.n_directions, self.matrix_size, self.complex_valued)
         params = directions.initial_parameters(random_state)
         params["projection"] = random_state.standard_normal(
             (self.n_directions, self.n_features)
@@ -582,12 +573,15 @@ class GramWindowMap(PrimaryMap):
     n_systems : int
         Number ``S`` of class matrices.
     complex_valued : bool
-    latent_scale : float, default=1.0
-        The initial :math:`K_i, L_i` have entries of mean square
+
+    Attributes
+    ----------
+    latent_scale : float
+        Class constant 1.0: the initial :math:`K_i, L_i` have entries of mean square
         ``latent_scale**2 / (n_windows (a + b))``, so that :math:`M` is
         about ``latent_scale**2`` times the identity plus fluctuations.
-    congruence_scale : float, default=2.0
-        The initial :math:`D_c` have entries of mean square
+    congruence_scale : float
+        Class constant 2.0: the initial :math:`D_c` have entries of mean square
         ``congruence_scale**2 / m``.  With the defaults, the class matrices
         of the 8 x 8 digits start with a mean level spacing of 2.2 (spread
         11) and levels that move by 0.17 (standard deviation) from image to
@@ -595,8 +589,8 @@ class GramWindowMap(PrimaryMap):
         and 83 % held-out after 25 and 50 iterations on 600 digits (mean of
         3 seeds), against 50 % and 78 %
         (``benchmarks/results/images_defaults.md``).
-    bias_spread : float, default=1.0
-        The initial :math:`B_c` have their diagonal evenly spaced on
+    bias_spread : float
+        Class constant 1.0: the initial :math:`B_c` have their diagonal evenly spaced on
         ``[-bias_spread, bias_spread]`` plus a random Hermitian part of entry
         scale ``bias_spread / sqrt(n)``.
 
@@ -613,6 +607,10 @@ class GramWindowMap(PrimaryMap):
     (7, 5, 2, 2)
     """
 
+    latent_scale = 1.0
+    congruence_scale = 2.0
+    bias_spread = 1.0
+
     def __init__(
         self,
         image_shape,
@@ -621,9 +619,6 @@ class GramWindowMap(PrimaryMap):
         matrix_size,
         n_systems,
         complex_valued,
-        latent_scale=1.0,
-        congruence_scale=2.0,
-        bias_spread=1.0,
     ):
         super().__init__(matrix_size, complex_valued)
         self.image_shape = tuple(int(d) for d in image_shape)
@@ -636,9 +631,6 @@ class GramWindowMap(PrimaryMap):
         self.windows = np.asarray(windows, dtype=np.int64)
         self.latent_size = latent_size
         self.n_systems = n_systems
-        self.latent_scale = latent_scale
-        self.congruence_scale = congruence_scale
-        self.bias_spread = bias_spread
         self.window_rows = int(self.windows[:, 2].max())
         self.window_cols = int(self.windows[:, 3].max())
         self._input_packings = (
