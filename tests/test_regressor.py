@@ -968,8 +968,10 @@ def test_as_many_directions_as_features_fits_the_full_affine_model():
         ProjectedMap(2, 2, n, True).matrices(params, X),
         AffineMap(2, n, True).matrices(params, X),
     )
-    # ... and a fit with K = p uses both directions and fits as well.
-    projected = fit(X, y, n_directions=2, max_iter=200)
+    # ... and a fit with K = p uses both directions and fits as well.  It
+    # converges more slowly: R^2 0.99985 after 300 iterations (measured), but
+    # 0.9990-0.9995 after 200, where the summation order alone moves it.
+    projected = fit(X, y, n_directions=2, max_iter=300)
     singular = np.linalg.svd(packed_couplings(projected), compute_uv=False)
     assert singular[1] > 1e-3 * singular[0]
     assert projected.score(X, y) > 0.999
