@@ -577,22 +577,23 @@ class GramWindowMap(PrimaryMap):
     Attributes
     ----------
     latent_scale : float
-        Class constant 1.0: the initial :math:`K_i, L_i` have entries of mean square
-        ``latent_scale**2 / (n_windows (a + b))``, so that :math:`M` is
-        about ``latent_scale**2`` times the identity plus fluctuations.
+        Class constant 1.0: the initial :math:`K_i, L_i` have entries of
+        mean square ``latent_scale**2 / (n_windows (a + b))``, so that
+        :math:`M` is about ``latent_scale**2`` times the identity plus
+        fluctuations.
     congruence_scale : float
-        Class constant 2.0: the initial :math:`D_c` have entries of mean square
-        ``congruence_scale**2 / m``.  With the defaults, the class matrices
-        of the 8 x 8 digits start with a mean level spacing of 2.2 (spread
-        11) and levels that move by 0.17 (standard deviation) from image to
-        image; 2 rather than 1 (spacing 1.0) made L-BFGS learn faster: 63 %
-        and 83 % held-out after 25 and 50 iterations on 600 digits (mean of
-        3 seeds), against 50 % and 78 %
+        Class constant 2.0: the initial :math:`D_c` have entries of mean
+        square ``congruence_scale**2 / m``.  With these constants, the class
+        matrices of the 8 x 8 digits start with a mean level spacing of 2.2
+        (spread 11) and levels that move by 0.17 (standard deviation) from
+        image to image; 2 rather than 1 (spacing 1.0) made L-BFGS learn
+        faster: 63 % and 83 % held-out after 25 and 50 iterations on 600
+        digits (mean of 3 seeds), against 50 % and 78 %
         (``benchmarks/results/images_defaults.md``).
     bias_spread : float
-        Class constant 1.0: the initial :math:`B_c` have their diagonal evenly spaced on
-        ``[-bias_spread, bias_spread]`` plus a random Hermitian part of entry
-        scale ``bias_spread / sqrt(n)``.
+        Class constant 1.0: the initial :math:`B_c` have their diagonal
+        evenly spaced on ``[-bias_spread, bias_spread]`` plus a random
+        Hermitian part of entry scale ``bias_spread / sqrt(n)``.
 
     Examples
     --------

@@ -284,11 +284,12 @@ class _TermReadout(Readout):
     each matrix has one term; ``n_decoders=l`` gives ``l`` matrices per
     output, each shared by all pairs.  Forward and backward passes work on
     all samples and systems at once, and on all terms at once but for the
-    backward pass's sum of each term into its two vectors.  With one term per matrix, one
-    ``(n, n) x (n, N)`` GEMM per term applies the matrices; a shared matrix
-    is applied once to all ``r`` selected vectors, ``(n, n) x (n, rN)``, and
-    the overlaps of all its pairs are read from that product, so no product
-    :math:`D v_j` is formed twice.  The sums over samples are GEMMs too.
+    backward pass's sum of each term into its two vectors.  With one term
+    per matrix, one ``(n, n) x (n, N)`` GEMM per term applies the matrices;
+    a shared matrix is applied once to all ``r`` selected vectors,
+    ``(n, n) x (n, rN)``, and the overlaps of all its pairs are read from
+    that product, so no product :math:`D v_j` is formed twice.  The sums
+    over samples are GEMMs too.
     """
 
     def __init__(self, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
