@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_pmm import PMMRegressor
+from sklearn_pmm._core.loss import weighted_r2_score
 from sklearn_pmm._core.maps import AffineMap, ProjectedMap
 
 READOUTS = ["decoder", "expectation", "eigenvalues"]
@@ -56,6 +57,25 @@ def make_data(n_samples=60, n_features=2, n_outputs=None, seed=0):
     if n_outputs is not None:
         y = np.column_stack([y + k * np.cos(u[:, 0] - k) for k in range(n_outputs)])
     return X, 10.0 * y + 3.0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_validation_score_is_scikit_learns_r2(seed):
+    # Early stopping scores with weighted_r2_score, not r2_score: same value,
+    # including a constant target predicted exactly (1) or not (0), and
+    # zero weights.
+    rng = np.random.default_rng(seed)
+    targets = rng.normal(size=(30, 4))
+    outputs = targets + rng.normal(scale=0.5, size=(30, 4))
+    targets[:, 2] = 3.0
+    targets[:, 3] = outputs[:, 3] = -1.0
+    weights = rng.integers(0, 4, 30).astype(float)
+    for columns in ([0], [0, 1], [0, 2], [2], [3], [0, 1, 2, 3]):
+        assert_allclose(
+            weighted_r2_score(targets[:, columns], outputs[:, columns], weights),
+            r2_score(targets[:, columns], outputs[:, columns], sample_weight=weights),
+            rtol=1e-12,
+        )
 
 
 def fit(X, y, sample_weight=None, **params):

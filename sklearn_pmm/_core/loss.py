@@ -99,5 +99,46 @@ class SoftmaxCrossEntropy(DataLoss):
             return log_softmax(shifted / self.temperature, axis=1)
 
 
+def weighted_r2_score(targets, outputs, sample_weight):
+    r"""Coefficient of determination, averaged over the outputs.
+
+    .. math::
+
+        R^2_k = 1 - \frac{\sum_s w_s (y_{sk} - z_{sk})^2}
+                          {\sum_s w_s (y_{sk} - \bar y_k)^2},
+        \qquad \bar y_k = \frac{\sum_s w_s y_{sk}}{\sum_s w_s},
+
+    with :func:`sklearn.metrics.r2_score`'s values for a constant target
+    (1 for a perfect prediction, else 0).  The same number as ``r2_score(
+    targets, outputs, sample_weight=sample_weight)``, without its input
+    checks: early stopping scores the validation rows at every iteration.
+
+    Parameters
+    ----------
+    targets : ndarray of shape (N, q)
+    outputs : ndarray of shape (N, q)
+    sample_weight : ndarray of shape (N,)
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._core.loss import weighted_r2_score
+    >>> weighted_r2_score(np.array([[1.0], [3.0]]), np.array([[2.0], [3.0]]),
+    ...                   np.ones(2))
+    0.5
+    """
+    mean = sample_weight @ targets / sample_weight.sum()
+    residual = sample_weight @ (targets - outputs) ** 2
+    spread = sample_weight @ (targets - mean) ** 2
+    scores = np.where(residual == 0, 1.0, 0.0)
+    varying = (spread != 0) & (residual != 0)
+    scores[varying] = 1 - residual[varying] / spread[varying]
+    return float(scores.mean())
+
+
 DATA_LOSSES = {"squared_error": SquaredError, "cross_entropy": SoftmaxCrossEntropy}
 """Data loss classes by name."""

@@ -3,7 +3,6 @@
 
 import numpy as np
 from sklearn.base import MultiOutputMixin, RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils.validation import validate_data
 
 from sklearn_pmm._base.docstrings import fill_doc
@@ -13,7 +12,7 @@ from sklearn_pmm._base.estimator import (
     merge_duplicate_rows,
 )
 from sklearn_pmm._compat import _check_sample_weight, _fit_context
-from sklearn_pmm._core.loss import SquaredError
+from sklearn_pmm._core.loss import SquaredError, weighted_r2_score
 from sklearn_pmm._core.maps import weighted_mean_scale
 
 # The screening test of _BasePMM._screening_progress over 35 rather than 50
@@ -192,7 +191,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         return SquaredError()
 
     def _validation_score(self, outputs, targets, sample_weight):
-        return r2_score(targets, outputs, sample_weight=sample_weight)
+        return weighted_r2_score(targets, outputs, sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @leaves_estimator_unchanged_on_error
