@@ -109,9 +109,10 @@ def weighted_r2_score(targets, outputs, sample_weight):
         \qquad \bar y_k = \frac{\sum_s w_s y_{sk}}{\sum_s w_s},
 
     with :func:`sklearn.metrics.r2_score`'s values for a constant target
-    (1 for a perfect prediction, else 0).  The same number as ``r2_score(
-    targets, outputs, sample_weight=sample_weight)``, without its input
-    checks: early stopping scores the validation rows at every iteration.
+    (1 for a perfect prediction, else 0).  The value of ``r2_score(targets,
+    outputs, sample_weight=sample_weight)`` up to rounding, without its
+    input checks: early stopping scores the validation rows at every
+    iteration.
 
     Parameters
     ----------
