@@ -63,12 +63,13 @@ fit ms/iter (iters)
     the fit's fixed overhead (validation, standardisation, start).
 n_jobs=2 speed-up
     Wall time of that fit with ``n_jobs=1`` over its time with ``n_jobs=2``
-    (the same iterations and the estimator's own chunks; threads get runs
-    of chunks of at least 2048 rows, so N < 4096 rows run serially
-    whatever ``n_jobs`` is), the two timed in interleaved rounds (at least
-    2, and up to 10 while they take less than 4 s in all, since the best of
-    a few rounds of a short fit is noisy on a shared machine).  At most 2 on
-    two cores; below 1 would mean threads slow the fit down.
+    (the same iterations and the estimator's own chunks; at most one thread
+    per ``sklearn_pmm._core.eigh.MIN_TASK_ROWS`` rows, 256, so N = 1000
+    and N = 10000 both run on two threads), the two timed in interleaved
+    rounds (at least 2, and up to 10 while they take less than 4 s in all,
+    since the best of a few rounds of a short fit is noisy on a shared
+    machine).  At most 2 on two cores; below 1 would mean threads slow the
+    fit down.
 
 Image PMM (a second table)
     One ``PMMModel.loss_gradient`` evaluation of ``PMMImageClassifier``
@@ -76,8 +77,8 @@ Image PMM (a second table)
     random parameters on the 1,257 training digits of the image benchmark's
     split (``train_test_split(test_size=0.3, stratify=y, random_state=0)``),
     against one ``np.linalg.eigh`` of the ``(1257, 10, n, n)`` stack of
-    class matrices it diagonalises, in the estimator's chunks (at most 2048
-    rows, so one); target <= 3.
+    class matrices it diagonalises, in the estimator's chunks (at most 256
+    rows, so five); target <= 3.
 
 Timings are the best of several repetitions (``--repeats``, more rounds for
 fast calls) with ``time.perf_counter``; the candidates compared in a ratio are
