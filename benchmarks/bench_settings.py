@@ -28,6 +28,12 @@ parameters instead, and the members are ``PMMClassifier(random_state=seed)``
 ``{}`` line of a seed is ``bench_tabular.py``'s committee row for that seed::
 
     python benchmarks/bench_settings.py wine '[{"n_estimators": 10}]' --committee
+
+With ``--logistic`` each setting holds ``LogisticRegression`` parameters
+instead (classification only), for the peer at fixed settings on the same
+folds, where ``bench_tabular.py`` tunes it by nested grid search::
+
+    python benchmarks/bench_settings.py wine '[{"C": 1.0}, {"C": 0.1}]' --logistic
 """
 
 import argparse
@@ -36,6 +42,7 @@ import time
 
 import numpy as np
 from bench_tabular import DATASETS
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -66,9 +73,16 @@ def main(argv=None):
         action="store_true",
         help="settings of PMMClassifierCV (PMMRegressorCV) with default members",
     )
+    parser.add_argument(
+        "--logistic",
+        action="store_true",
+        help="settings of LogisticRegression (classification data sets only)",
+    )
     args = parser.parse_args(argv)
     task, load = DATASETS[args.dataset]
     regression = task == "regression"
+    if args.logistic and (regression or args.committee):
+        parser.error("--logistic takes a classification data set, without --committee")
     if regression:
         folds_class, single, committee = KFold, PMMRegressor, PMMRegressorCV
     else:
@@ -86,6 +100,8 @@ def main(argv=None):
             folds = folds_class(5, shuffle=True, random_state=cv_seed)
             if args.committee:
                 estimator = committee(single(random_state=cv_seed), **setting)
+            elif args.logistic:
+                estimator = LogisticRegression(**setting)
             else:
                 estimator = single(random_state=0, **setting)
             model = make_pipeline(StandardScaler(), estimator)
@@ -107,8 +123,8 @@ def main(argv=None):
                     sum(member.n_iter_ for member in step.estimators_)
                     for step in fitted
                 ]
-            else:
-                iterations = [step.n_iter_ for step in fitted]
+            else:  # LogisticRegression's n_iter_ is an array of one
+                iterations = [int(np.max(step.n_iter_)) for step in fitted]
             seed_label = f" cv_seed={cv_seed}" if len(cv_seeds) > 1 else ""
             mean = f"{scores.mean():.4f}" if regression else f"{scores.mean():.2f}"
             print(
