@@ -38,7 +38,7 @@ def classification_data(n_samples=90, n_classes=3, seed=0):
 
 @pytest.mark.parametrize("n_folds", [2, 3, 5])
 def test_validation_folds_partition_the_rows_and_keep_class_shares(n_folds):
-    X, y = classification_data(n_samples=60)
+    _, y = classification_data(n_samples=60)
     member = PMMClassifier(**SMALL)
     targets = np.eye(3)[y]
     rng = np.random.RandomState(0)

@@ -231,7 +231,7 @@ def test_without_early_stopping_there_are_no_validation_scores(estimator_class):
 
 
 def test_validation_split_is_stratified():
-    X, y = make_data(PMMClassifier, n_samples=90)
+    _, y = make_data(PMMClassifier, n_samples=90)
     est = PMMClassifier(**SMALL, early_stopping=True, validation_fraction=0.2)
     rng = np.random.RandomState(0)
     targets = np.eye(3)[y]
@@ -551,7 +551,6 @@ def test_skops_round_trip_trusts_only_the_estimator_class(estimator_class, how):
     method = "predict_proba" if estimator_class is PMMClassifier else "predict"
     assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
     if how == "partial_fit":  # the Adam state survives too
-        extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
         est.partial_fit(X, y)
         loaded.partial_fit(X, y)
         assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))

@@ -1324,7 +1324,7 @@ def naive_outputs(model, readout_name, theta, inputs):
 def test_outputs_decompose_eigenvectors_only_for_readouts_that_read_them(
     map_name, readout_name, monkeypatch
 ):
-    model, X, rng = make_model(map_name, readout_name, "lowest", True, 7)
+    model, X, _ = make_model(map_name, readout_name, "lowest", True, 7)
     theta = model_parameters(model, 7)
     inputs = model.map.prepare(X)
     full_decompositions = []
