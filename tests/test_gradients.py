@@ -408,17 +408,19 @@ def map_parameters(primary_map, seed):
     return layout, theta + 0.3 * noise
 
 
-def _readout_cases():
-    """(name, n_decoders): the default, and shared decoders where they exist."""
-    cases = []
-    for name, cls in READOUTS.items():
-        cases.append((name, None))
-        if cls(n_outputs=1, n_eigenvectors=2, n_decoders=2).n_per_output:
-            cases.append((name, 2))
-    return cases
+def _shared_decoder_cases():
+    """(name, n_decoders) with shared decoders, for every readout that has
+    decoders: one per output (the classifier's default) and two."""
+    return [
+        (name, n_decoders)
+        for name, cls in READOUTS.items()
+        for n_decoders in (1, 2)
+        if cls(n_outputs=1, n_eigenvectors=2, n_decoders=n_decoders).n_per_output
+    ]
 
 
-READOUT_CASES = _readout_cases()
+SHARED_DECODER_CASES = _shared_decoder_cases()
+READOUT_CASES = [(name, None) for name in READOUTS] + SHARED_DECODER_CASES
 READOUT = pytest.mark.parametrize(
     "readout_name, n_decoders",
     READOUT_CASES,
@@ -840,7 +842,9 @@ def test_eigh_adjoint_small_gaps(gap, selection, complex_valued):
 
 
 @COMPLEX
-@pytest.mark.parametrize("kind", ["zero", "identity", "blocks"])
+@pytest.mark.parametrize(
+    "kind", ["zero", "identity", "blocks", "rotated_identity", "rotated_blocks"]
+)
 def test_eigh_adjoint_degenerate_is_finite(kind, complex_valued, strict):
     rng = np.random.default_rng(401)
     n = 4
@@ -848,16 +852,22 @@ def test_eigh_adjoint_degenerate_is_finite(kind, complex_valued, strict):
         "zero": np.zeros(n),
         "identity": np.ones(n),
         "blocks": np.array([-1.0, -1.0, 2.0, 2.0]),
-    }[kind]
+    }[kind.removeprefix("rotated_")]
     matrices = np.broadcast_to(np.diag(diagonal), (3, 2, n, n)).copy()
     if complex_valued:
         matrices = matrices.astype(np.complex128)
+    if kind.startswith("rotated_"):
+        # Gaps of rounding size, not exactly zero.
+        unitary = random_unitaries(rng, (), n, complex_valued)
+        matrices = unitary @ matrices @ dagger(unitary)
     observable = random_hermitian(rng, (), n, complex_valued)
     for which in WHICH_CASES:
         args = (2, which, np.ones((3, 2, 2)), observable, np.ones((2, 2)), "both")
         pieces = eigenpair_loss(matrices, *args)[1]
         matrix_grad = eigh_adjoint(*pieces)
         assert np.all(np.isfinite(matrix_grad))
+        # An unbroadened 1/gap would give entries near 1e16.
+        assert np.abs(matrix_grad).max() < 1e6
         # The eigenvalue part is Hellmann–Feynman, exact at any degeneracy.
         values_only = eigh_adjoint(*pieces[:4], None, pieces[5])
         v = np.take_along_axis(pieces[0], pieces[1][..., None, :], -1)
@@ -1340,6 +1350,44 @@ def test_outputs_decompose_eigenvectors_only_for_readouts_that_read_them(
     assert_allclose(outputs, expected, rtol=1e-11, atol=1e-12)
 
 
+# The blocks alpha penalises, listed independently of the layouts: the
+# matrices (and the projection), never the intercept; no block of the image
+# map, whose rescaling symmetries leave the outputs unchanged.
+PENALISED_BLOCKS = {
+    "affine": {"constant", "couplings"},
+    "systems_affine": {"constant", "couplings"},
+    "projected": {"constant", "couplings", "projection"},
+    "gram_window": set(),
+    "gram_window_two_channel": set(),
+}
+
+
+@ALL_MAPS_COMPLEX
+@READOUT
+def test_alpha_penalises_the_listed_blocks(
+    map_name, readout_name, n_decoders, complex_valued
+):
+    model, X, rng = make_model(
+        map_name, readout_name, "lowest", complex_valued, 930, n_decoders
+    )
+    expected = set(PENALISED_BLOCKS[map_name])
+    if model.readout.n_per_output:
+        expected.add("decoders")
+    declared = {block.name for block in model.layout.blocks if block.penalised}
+    assert declared == expected
+    # The loss grows by alpha/2 times the squares of exactly those floats.
+    theta = model_parameters(model, 931)
+    inputs, targets, weights = model_data(model, X, rng, "squared_error")
+    args = (inputs, targets, weights, SquaredError())
+    policy = ExecutionPolicy()
+    unpenalised = model.loss_gradient(theta, *args, 0.0, policy)[0]
+    penalised = model.loss_gradient(theta, *args, 0.3, policy)[0]
+    squares = sum(
+        np.sum(theta[model.layout.block_slice(name)] ** 2) for name in expected
+    )
+    assert_allclose(penalised - unpenalised, 0.15 * squares, rtol=1e-10)
+
+
 def written_out_loss(model, theta, per_sample, weights, penalty, smoothness):
     """The weighted mean of ``per_sample``, the L2 penalty and the prior."""
     penalised = theta * (penalty * model.layout.penalised)
@@ -1426,9 +1474,7 @@ def test_loss_gradient_finite_differences(
 @COMPLEX
 @WHICH
 @MODEL_MAPS
-@pytest.mark.parametrize(
-    "readout_name, n_decoders", [("decoder", 2), ("expectation", 2)]
-)
+@pytest.mark.parametrize("readout_name, n_decoders", SHARED_DECODER_CASES)
 def test_loss_gradient_shared_decoders(
     readout_name, n_decoders, map_name, complex_valued, which, loss_name
 ):
@@ -1514,7 +1560,10 @@ def degenerate_starts(model, rng):
     """Parameter vectors whose primary matrices have repeated eigenvalues.
 
     For every map: all zero, and a zero map under a random readout.  For the
-    affine map also the identity, two degenerate blocks and a +-1 spectrum.
+    affine map also the identity, two degenerate blocks and a +-1 spectrum,
+    diagonal (gaps exactly zero), and the first two rotated by a random
+    unitary (gaps of rounding size, where an unbroadened 1/gap is huge but
+    finite).
     """
     zero = {
         name: np.zeros_like(a)
@@ -1538,19 +1587,21 @@ def degenerate_starts(model, rng):
             params["constant"] = np.diag(diagonal)
             params["couplings"] = np.diag(diagonal) * rng.uniform(0.1, 0.4, (p, 1, 1))
             starts[name] = model.layout.pack(params)
+            if name == "plus_minus":
+                # Rotated, its ties in magnitude fall by rounding, differently
+                # from one evaluation of the same matrices to the next.
+                continue
+            unitary = random_unitaries(rng, (), n, model.map.complex_valued)
+            params = dict(params)
+            params["constant"] = unitary @ params["constant"] @ dagger(unitary)
+            params["couplings"] = unitary @ params["couplings"] @ dagger(unitary)
+            starts[f"rotated_{name}"] = model.layout.pack(params)
     return starts
-
-
-# Every readout, and the shared decoders of the two that have decoders.
-READOUT_DECODERS = pytest.mark.parametrize(
-    "readout_name, n_decoders",
-    [(name, None) for name in READOUTS] + [("decoder", 2), ("expectation", 2)],
-)
 
 
 @DATA_LOSS
 @WHICH
-@READOUT_DECODERS
+@READOUT
 @ALL_MAPS_COMPLEX
 @pytest.mark.parametrize("smoothness", [0.0, 0.3])
 def test_degenerate_spectra_are_finite(
@@ -1581,6 +1632,10 @@ def test_degenerate_spectra_are_finite(
             smoothness=smoothness,
         )
         assert np.all(np.isfinite(grad)), name
+        if not smoothness:  # the prior is huge, by design, at H_0 = I
+            # Bounded too: an unbroadened 1/gap at the rotated starts'
+            # rounding-size gaps gives entries near 1e16.
+            assert np.abs(grad).max() < 1e6, name
         # The loss is the data loss of the outputs (which are finite), the
         # penalty and the prior.
         outputs = model.outputs(theta, inputs, policy)
