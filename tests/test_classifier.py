@@ -235,7 +235,7 @@ def test_class_with_zero_weight():
 
 def test_zero_total_weight_raises():
     X, y = _blobs(2)
-    with pytest.raises(ValueError, match="class"):
+    with pytest.raises(ValueError, match="no class carries any weight"):
         _fast(class_weight={0: 0.0, 1: 0.0}).fit(X, y)
 
 
@@ -298,14 +298,29 @@ def test_class_weight_must_be_finite_and_non_negative(weight, method):
         getattr(clf, method)(X, y, **extra)
 
 
-def test_n_jobs_does_not_change_results(threaded_chunks):
+@pytest.mark.parametrize("n_restarts", [0, 1])
+@pytest.mark.parametrize(
+    "path",
+    [{}, {"early_stopping": True, "smoothness": 10.0}],
+    ids=["all_rows", "early_stopping"],
+)
+def test_n_jobs_does_not_change_results(path, n_restarts, threaded_chunks):
     X, y = _blobs(3, n_samples=120)
-    one = _fast(n_jobs=1, max_iter=30).fit(X, y)
-    assert threaded_chunks[0] == 0
-    two = _fast(n_jobs=2, max_iter=30).fit(X, y)
-    assert threaded_chunks[0] > 0
+    params = dict(max_iter=30, n_restarts=n_restarts, **path)
+    with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
+        one = _fast(n_jobs=1, **params).fit(X, y)
+        assert threaded_chunks[0] == 0
+        two = _fast(n_jobs=2, **params).fit(X, y)
+    # One start runs its chunks in threads; two starts take a thread each
+    # and run their chunks in series (a converged winner then continues on
+    # every row, in threads again).
+    if n_restarts == 0:
+        assert threaded_chunks[0] > 0
+    elif not path:
+        assert threaded_chunks[0] == 0
     assert_array_equal(one.predict_proba(X), two.predict_proba(X))
     assert one.loss_curve_ == two.loss_curve_
+    assert one.validation_scores_ == two.validation_scores_
 
 
 def test_an_eigensolver_failure_at_predict_time_is_a_value_error(monkeypatch):

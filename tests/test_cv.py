@@ -3,6 +3,7 @@
 that start on their own and stop early on their own fold, and a prediction
 that is their mean."""
 
+import threading
 import warnings
 from numbers import Integral
 
@@ -14,6 +15,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_info
 
 from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
+from sklearn_pmm._estimators import cv as cv_module
 
 SMALL = dict(matrix_size=4, n_eigenvectors=2, max_iter=60, random_state=0)
 
@@ -130,8 +132,11 @@ def test_classifier_averages_probabilities_and_is_consistent(n_classes):
 
 
 @ignore_convergence
+@pytest.mark.parametrize("member_n_jobs", [None, 2])
 @pytest.mark.parametrize("committee_class", [PMMRegressorCV, PMMClassifierCV])
-def test_same_random_state_same_committee_whatever_n_jobs(committee_class):
+def test_same_random_state_same_committee_whatever_n_jobs(
+    committee_class, member_n_jobs, monkeypatch
+):
     if committee_class is PMMRegressorCV:
         X, y = regression_data()
         member, method = PMMRegressor(**SMALL), "predict"
@@ -139,7 +144,25 @@ def test_same_random_state_same_committee_whatever_n_jobs(committee_class):
         X, y = classification_data()
         member, method = PMMClassifier(**SMALL), "predict_proba"
     serial = committee_class(member, n_estimators=3).fit(X, y)
+    # The first two members of the threaded committee must meet: they can
+    # only if they run at the same time, on two threads.
+    meeting = threading.Barrier(2, timeout=20)
+    lock = threading.Lock()
+    calls = []
+    fit_member = cv_module._fit_member
+
+    def meeting_fit_member(*args):
+        with lock:
+            calls.append(threading.get_ident())
+            meets = len(calls) <= 2
+        if meets:
+            meeting.wait()
+        return fit_member(*args)
+
+    monkeypatch.setattr(cv_module, "_fit_member", meeting_fit_member)
+    member.set_params(n_jobs=member_n_jobs)
     threaded = committee_class(member, n_estimators=3, n_jobs=2).fit(X, y)
+    assert len(set(calls[:2])) == 2
     assert_array_equal(getattr(serial, method)(X), getattr(threaded, method)(X))
 
 
@@ -148,7 +171,7 @@ def test_member_convergence_warnings_reach_the_caller():
     # a split, so L-BFGS runs to max_iter and warns.
     X, y = regression_data()
     member = PMMRegressor(**{**SMALL, "max_iter": 2})
-    with pytest.warns(ConvergenceWarning):
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
         committee = PMMRegressorCV(member, n_estimators=2).fit(X[:3], y[:3])
     assert np.all(np.isnan(committee.cv_scores_))
 

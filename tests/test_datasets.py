@@ -555,9 +555,9 @@ def test_make_random_function_data_errors():
         make_random_function_data("fourier", 0)
     with pytest.raises(ValueError, match="n_points"):
         make_random_function_data("fourier", n_test_per_axis=1)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'degree'"):
         make_random_function_data("fourier", degree=3)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_terms'"):
         make_random_function_data("polynomial", n_terms=3)
 
 

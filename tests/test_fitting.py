@@ -509,25 +509,37 @@ def test_partial_fit_interrupted_keeps_the_previous_state(monkeypatch):
     assert_array_equal(est._partial_state["theta"], before["_partial_state"]["theta"])
 
 
-def test_chunk_rows_follow_working_memory():
+def test_chunk_rows_follow_working_memory(monkeypatch):
     from sklearn import config_context
 
     from sklearn_pmm._core.eigh import chunk_rows
 
+    chunk_lengths = []
+    forward = PMMModel._forward
+
+    def recorded_forward(self, params, inputs, *args):
+        chunk_lengths.append(len(inputs))
+        return forward(self, params, inputs, *args)
+
+    monkeypatch.setattr(PMMModel, "_forward", recorded_forward)
     X, y = make_data(PMMRegressor, n_samples=300)
     est = PMMRegressor(**SMALL, max_iter=30)
     with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
         reference = est.fit(X, y).predict(X)
+    assert max(chunk_lengths) > 51
     # A chunk row of this model costs 8 * 4**2 complex floats (2 KiB).
     working_memory = 51.5 * 8 * 4**2 * 16 / 2**20
     with config_context(working_memory=working_memory):
         assert chunk_rows(est._build_model(est._spec)) == 51
-    # Chunks of 51 rows: the same model to rounding (sums in another order).
+    # Chunks of 51 rows, in fit and in predict: the same model to rounding
+    # (sums in another order).
+    chunk_lengths.clear()
     with (
         config_context(working_memory=working_memory),
         warnings.catch_warnings(action="ignore", category=ConvergenceWarning),
     ):
         tiny = PMMRegressor(**SMALL, max_iter=30).fit(X, y).predict(X)
+    assert max(chunk_lengths) == 51
     # Predictions are of order one; atol covers those that are near zero.
     assert_allclose(tiny, reference, rtol=1e-6, atol=1e-8)
 

@@ -30,6 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_pmm import PMMRegressor
+from sklearn_pmm._base import estimator as estimator_base
 from sklearn_pmm._core.loss import weighted_r2_score
 from sklearn_pmm._core.maps import AffineMap, ProjectedMap
 
@@ -142,18 +143,32 @@ def manual_predict(est, X):
 # --------------------------------------------------------------------------
 
 
+# The default path (validation split, smoothness path, candidates, the
+# winner's run on every row) and one run on all rows.
+TRAINING_PATHS = pytest.mark.parametrize(
+    "path",
+    [{}, {"early_stopping": True, "smoothness": 10.0}],
+    ids=["all_rows", "early_stopping"],
+)
+
+
 @ignore_convergence
+@TRAINING_PATHS
 @pytest.mark.parametrize("n_restarts", [0, 1])
 @pytest.mark.parametrize("readout", ["decoder", "eigenvalues"])
-def test_n_jobs_does_not_change_the_model(readout, n_restarts, threaded_chunks):
+def test_n_jobs_does_not_change_the_model(readout, n_restarts, path, threaded_chunks):
     X, y = make_data(n_samples=100)
-    params = dict(readout=readout, n_restarts=n_restarts, max_iter=30)
+    params = dict(readout=readout, n_restarts=n_restarts, max_iter=30, **path)
     serial = fit(X, y, n_jobs=1, **params)
     assert threaded_chunks[0] == 0
     threaded = fit(X, y, n_jobs=2, **params)
     # One start runs its chunks in threads; two starts take a thread each
-    # and run their chunks in series.
-    assert (threaded_chunks[0] > 0) == (n_restarts == 0)
+    # and run their chunks in series (a converged winner then continues on
+    # every row, in threads again).
+    if n_restarts == 0:
+        assert threaded_chunks[0] > 0
+    elif not path:
+        assert threaded_chunks[0] == 0
     # Bit for bit: the chunks, and so every sum, are the same in threads.
     assert serial.n_iter_ == threaded.n_iter_
     assert_array_equal(threaded.predict(X), serial.predict(X))
@@ -784,7 +799,15 @@ def degenerate_starts(est):
 @pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("hermitian", ["real", "complex"])
 @pytest.mark.parametrize("readout", READOUTS)
-def test_fit_from_degenerate_start_stays_finite(readout, hermitian):
+def test_fit_from_degenerate_start_stays_finite(readout, hermitian, monkeypatch):
+    starts = []
+    minimize_lbfgs = estimator_base.minimize_lbfgs
+
+    def recorded_minimize_lbfgs(fun, theta0, **kwargs):
+        starts.append(theta0)
+        return minimize_lbfgs(fun, theta0, **kwargs)
+
+    monkeypatch.setattr(estimator_base, "minimize_lbfgs", recorded_minimize_lbfgs)
     X, y = make_data(n_samples=40)
     template = fit(X, y, readout=readout, hermitian=hermitian, max_iter=2)
     for name, (H, D) in degenerate_starts(template).items():
@@ -792,7 +815,14 @@ def test_fit_from_degenerate_start_stays_finite(readout, hermitian):
         est.hamiltonians_, est.decoders_ = H, D
         # the degenerate model itself predicts finite values
         assert np.all(np.isfinite(est.predict(X))), name
+        starts.clear()
         est.set_params(warm_start=True, max_iter=20).fit(X, y)
+        # L-BFGS started from the degenerate matrices: H_0 a multiple of the
+        # identity (in the fit's units too), no couplings.
+        params = est._build_model(est._spec).layout.unpack(starts[0])
+        spectrum = np.linalg.eigvalsh(params["constant"])
+        assert np.ptp(spectrum) <= 1e-12 * max(1.0, np.abs(spectrum).max()), name
+        assert_array_equal(params["couplings"], 0.0)
         assert np.all(np.isfinite(est.hamiltonians_)), name
         if est.decoders_ is not None:
             assert np.all(np.isfinite(est.decoders_)), name

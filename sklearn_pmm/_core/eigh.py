@@ -224,9 +224,12 @@ def single_blas_thread():
 
     Examples
     --------
+    >>> from threadpoolctl import threadpool_info
     >>> from sklearn_pmm._core.eigh import single_blas_thread
     >>> with single_blas_thread():
-    ...     pass
+    ...     {pool["num_threads"] for pool in threadpool_info()
+    ...      if pool["user_api"] == "blas"}
+    {1}
     """
     return _BLAS_LIMIT.hold()
 
