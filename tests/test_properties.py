@@ -385,7 +385,13 @@ def pmm_configurations(draw):
     # The eigenvalue readout reads one selected level per output.
     least = n_outputs if readout == "eigenvalues" else 1
     matrix_size = draw(st.integers(max(2, least), 5))
-    n_eigenvectors = draw(st.integers(least, matrix_size))
+    n_decoders = draw(st.one_of(st.none(), st.integers(1, 2)))
+    # A shared observable summed over every eigenvector is its trace: a
+    # constant model, which the readout rejects.
+    most = matrix_size
+    if readout == "expectation" and n_decoders is not None:
+        most = matrix_size - 1
+    n_eigenvectors = draw(st.integers(least, most))
     which = draw(
         st.one_of(
             st.sampled_from(["lowest", "highest", "largest_magnitude"]),
@@ -398,7 +404,7 @@ def pmm_configurations(draw):
         "matrix_size": matrix_size,
         "n_eigenvectors": n_eigenvectors,
         "readout": readout,
-        "n_decoders": draw(st.one_of(st.none(), st.integers(1, 2))),
+        "n_decoders": n_decoders,
         "which": which,
         "complex_valued": draw(st.booleans()),
         "loss": loss,

@@ -651,6 +651,22 @@ def test_more_eigenvectors_than_matrix_size():
         fit(X, y, matrix_size=3, n_eigenvectors=4)
 
 
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(matrix_size=1, n_eigenvectors=1), "matrix_size=1 makes a constant"),
+        (
+            dict(readout="expectation", n_decoders=1, n_eigenvectors=3),
+            "n_decoders=1 with n_eigenvectors=3 = matrix_size makes a constant",
+        ),
+    ],
+)
+def test_settings_that_make_a_constant_model_are_rejected(params, message):
+    X, y = make_data(n_samples=20)
+    with pytest.raises(ValueError, match=message):
+        fit(X, y, **params)
+
+
 @ignore_convergence
 def test_eigenvalue_readout_reads_one_level_per_output():
     X, y = make_data(n_samples=20, n_outputs=3)

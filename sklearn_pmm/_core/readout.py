@@ -316,6 +316,16 @@ class _TermReadout(Readout):
             np.array(column) for column in zip(*pairs, strict=True)
         )
 
+    def validate(self, matrix_size):
+        super().validate(matrix_size)
+        if matrix_size == 1:
+            # A 1 x 1 matrix has one eigenvector, the same for every input.
+            raise ValueError(
+                "matrix_size=1 makes a constant model: the readout reads "
+                "eigenvectors, and a 1 x 1 matrix has one, the same for every "
+                "input. Use matrix_size >= 2, or readout='eigenvalues'."
+            )
+
     def _factor(self, y_scale):
         """Per-matrix output scale, shape (S, q * M, 1, 1), of ``y_scale`` (S * q,)."""
         per_output = np.reshape(y_scale, (self.n_systems, self.n_outputs))
@@ -507,6 +517,18 @@ class ExpectationReadout(_TermReadout):
     @staticmethod
     def pairs(n_eigenvectors):
         return [(i, i) for i in range(n_eigenvectors)]
+
+    def validate(self, matrix_size):
+        super().validate(matrix_size)
+        if self.n_decoders is not None and self.n_eigenvectors == matrix_size:
+            # sum_i v_i^dagger D v_i over a whole eigenbasis is tr D.
+            raise ValueError(
+                f"n_decoders={self.n_decoders} with n_eigenvectors="
+                f"{self.n_eigenvectors} = matrix_size makes a constant model: an "
+                "observable summed over every eigenvector is its trace, the same "
+                "for every input. Use n_eigenvectors < matrix_size, or "
+                "n_decoders=None (one observable per eigenvector)."
+            )
 
     def _terms(self, overlaps):
         return overlaps.real
