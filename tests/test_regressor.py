@@ -285,6 +285,33 @@ def test_units_of_inputs_and_targets_do_not_matter(scale):
     )
 
 
+@ignore_convergence
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_subnormal_feature_scale_leaves_finite_matrices():
+    # 1 / 1e-310 overflows: such a column is treated as constant, as a
+    # StandardScaler treats a negligible variance.
+    X, y = make_data(n_features=3)
+    X[:, 2] *= 1e-310
+    est = fit(X, y, max_iter=20)
+    assert np.all(np.isfinite(est.hamiltonians_))
+    assert np.all(np.isfinite(est.predict(X)))
+
+
+@ignore_convergence
+def test_an_overflowing_fold_of_the_scaling_is_an_error(monkeypatch):
+    # Should a scaling still overflow when folded back, fit says so and
+    # leaves no non-finite matrices behind.
+    def tiny_scale(self, X, sample_weight):
+        return np.zeros(X.shape[1]), np.full(X.shape[1], 1e-310)
+
+    # Training sees the features as they are; folding divides by 1e-310.
+    monkeypatch.setattr(AffineMap, "input_scaling", tiny_scale)
+    monkeypatch.setattr(AffineMap, "scale_inputs", lambda self, X, scaling: X)
+    X, y = make_data(n_samples=20)
+    with pytest.raises(ValueError, match="overflowed when the standardisation"):
+        fit(X, y, max_iter=2)
+
+
 # --------------------------------------------------------------------------
 # fitted attributes
 # --------------------------------------------------------------------------

@@ -539,7 +539,14 @@ class _BasePMM(BaseEstimator, ABC):
             unused = np.ptp(X[fitted_rows], axis=0) == 0
             if unused.any():
                 theta = model.without_features(theta, unused)
-        theta = model.rescale(theta, x_scaling, y_shift, y_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below
+            theta = model.rescale(theta, x_scaling, y_shift, y_scale)
+        if not np.all(np.isfinite(theta)):
+            raise ValueError(
+                "The fitted matrices overflowed when the standardisation of the "
+                "features and targets was folded into them. Rescale X (and y) "
+                "to moderate units."
+            )
         fitted = {
             "n_iter_": max(n_iter, 1),
             "loss_": float(run.result.fun),

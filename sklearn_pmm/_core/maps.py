@@ -158,7 +158,10 @@ class PrimaryMap(ABC):
 
 
 def weighted_mean_scale(values, sample_weight):
-    """Weighted mean and standard deviation per column (zero scales become 1).
+    """Weighted mean and standard deviation per column, unusable scales as 1.
+
+    A scale is unusable if it is zero, of rounding size relative to the
+    column's mean, or subnormal.
 
     Examples
     --------
@@ -175,9 +178,11 @@ def weighted_mean_scale(values, sample_weight):
     unit = np.where(largest > 0, largest, 1.0)
     scale = unit * np.sqrt(weights @ (centred / unit) ** 2)
     # Constant up to rounding, relative to the column's own magnitude, so that
-    # small units (1e-20) are still standardised.
+    # small units (1e-20) are still standardised; a subnormal spread too (its
+    # reciprocal overflows when the scaling is folded into the parameters).
     rounding = 10 * np.finfo(np.float64).eps * np.abs(mean)
-    return mean, np.where(scale > rounding, scale, 1.0)
+    usable = (scale > rounding) & (scale >= np.finfo(np.float64).tiny)
+    return mean, np.where(usable, scale, 1.0)
 
 
 def _centred_spread(constant):
