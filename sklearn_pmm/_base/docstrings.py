@@ -154,8 +154,9 @@ SHARED = {
         The ``K`` fitted members; member ``k`` stopped early on fold ``k``.
     cv_scores_ : ndarray of shape (n_estimators,)
         Each member's best validation score ({score}) on its own held-out
-        fold, an out-of-fold estimate of the committee's score (NaN for a
-        member fitted without a split).
+        fold (NaN for a member fitted without a split).  The member did not
+        train on that fold, but the fold chose its stopping point, so the
+        score is optimistic, and it is one member's, not the committee's.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -7,9 +7,10 @@ with its ``random_state``.  A committee fits ``K`` members, each from its own
 start and stopping early on its own fold of one shuffled split of the rows,
 and predicts their mean.  The folds are as large as a single fit's
 validation split, so every member trains on as many rows as one PMM does,
-and they are disjoint, so the members' validation scores are out-of-fold
-estimates.  scikit-learn's ``CalibratedClassifierCV(ensemble=True)`` keeps
-its fold models in the same way.
+and they are disjoint, so each member is scored on rows it did not train on
+(optimistically: the same rows chose its stopping point).  scikit-learn's
+``CalibratedClassifierCV(ensemble=True)`` keeps its fold models in the same
+way.
 """
 
 from numbers import Integral
