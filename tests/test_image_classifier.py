@@ -93,6 +93,15 @@ def test_grid_windows_with_a_stride_beyond_the_window_leave_gaps():
 
 
 @pytest.mark.parametrize(
+    "window_shape, stride",
+    [(0, 2), ((3.0, 3.0), 2), ((2, 2, 2), 2), (2, 1.0), (2, (1, 0))],
+)
+def test_grid_windows_rejects_bad_shapes_and_strides(window_shape, stride):
+    with pytest.raises(ValueError, match="positive int or a pair of positive ints"):
+        grid_windows((8, 8), window_shape, stride)
+
+
+@pytest.mark.parametrize(
     "windows, message",
     [
         ([], "non-empty list of integer"),

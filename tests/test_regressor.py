@@ -1030,6 +1030,12 @@ def test_n_directions_gives_couplings_of_that_rank(hermitian):
 
 
 @ignore_convergence
+def test_more_directions_than_features_are_rejected():
+    X, y = make_data(n_samples=20, n_features=2)
+    with pytest.raises(ValueError, match="n_directions=3 must be at most n_features=2"):
+        fit(X, y, n_directions=3)
+
+
 def test_n_directions_warm_start_continues_from_the_fitted_directions():
     X, y = make_data(n_features=4)
     est = fit(X, y, n_directions=2, max_iter=60, warm_start=True)

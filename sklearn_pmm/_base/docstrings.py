@@ -18,7 +18,7 @@ SHARED = {
         cross.""",
     "n_directions": r"""n_directions : int or None, default=None
         ``None`` gives every feature its own coupling matrix, :math:`H(x) =
-        H_0 + \sum_l x_l H_l`.  An integer :math:`K` learns :math:`K`
+        H_0 + \sum_l x_l H_l`.  An integer :math:`K \le p` learns :math:`K`
         directions :math:`W` (``K x n_features``) of the features instead,
         :math:`H(x) = H_0 + \sum_k (W x)_k B_k`: :math:`K (n_f + p)` floats
         for the couplings rather than :math:`p\, n_f` (:math:`n_f` floats per

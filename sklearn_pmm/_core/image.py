@@ -24,6 +24,8 @@ Every function works on a whole stack of images at once: no Python loop runs
 over samples or windows.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn import get_config
 from sklearn.utils import gen_batches
@@ -36,7 +38,8 @@ def _pair(value, name):
     values = np.ravel(np.asarray(value))
     if values.size == 1:
         values = np.repeat(values, 2)
-    if values.size != 2 or not all(float(v).is_integer() and v >= 1 for v in values):
+    # Ints only, as for image_shape and windows: 3.0 is not accepted.
+    if values.size != 2 or not all(isinstance(v, Integral) and v >= 1 for v in values):
         raise ValueError(
             f"{name} must be a positive int or a pair of positive ints, got {value!r}."
         )

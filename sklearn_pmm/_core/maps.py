@@ -375,6 +375,11 @@ class ProjectedMap(AffineMap):
 
     def __init__(self, n_features, n_directions, matrix_size, complex_valued):
         super().__init__(n_features, matrix_size, complex_valued)
+        if n_directions > n_features:
+            # W x spans at most n_features directions, as PCA's components.
+            raise ValueError(
+                f"n_directions={n_directions} must be at most n_features={n_features}."
+            )
         self.n_directions = n_directions
 
     def blocks(self):
