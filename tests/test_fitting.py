@@ -181,6 +181,22 @@ def noiseless_data(n_samples=200):
     return X, np.sin(X[:, 0]) + 0.5 * X[:, 0] * X[:, 1]
 
 
+@pytest.mark.parametrize("estimator_class", [PMMRegressor, PMMClassifier])
+def test_verbose_partial_fit_reports_each_epoch(estimator_class, capsys):
+    X, y = make_data(estimator_class)
+    extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
+    est = estimator_class(**SMALL, verbose=1)
+    for _ in range(2):
+        est.partial_fit(X, y, **extra)
+    lines = capsys.readouterr().out.splitlines()
+    name = estimator_class.__name__
+    assert [line.split(":")[0] for line in lines] == [
+        f"[{name}] partial_fit epoch {epoch} iteration 1" for epoch in (1, 2)
+    ]
+    losses = [float(re.search(r"loss=(\S+)", line).group(1)) for line in lines]
+    assert losses == pytest.approx(est.loss_curve_, rel=1e-5)
+
+
 def test_the_chosen_converged_candidate_ends_on_every_row(capsys):
     # Noiseless data: the converged candidate wins, then goes on from where
     # it stopped on all rows, the held-out ones included.

@@ -839,7 +839,10 @@ class _BasePMM(BaseEstimator, ABC):
             # path would end unpenalised, so the blocks train that way; a
             # fixed prior needs early_stopping=False, as in fit.
             smoothness = 0.0 if self.early_stopping else self.smoothness
-            result, curve = solve(smoothness, state["theta"], None, None)
+            prefix = None
+            if self.verbose:
+                prefix = f"[{type(self).__name__}] partial_fit epoch {n_epochs + 1}"
+            result, curve = solve(smoothness, state["theta"], None, prefix)
         if not np.all(np.isfinite(result.x)):
             raise ValueError(
                 "Adam produced non-finite parameters; try a smaller "
