@@ -1249,18 +1249,21 @@ def test_projected_map_is_the_affine_map_of_its_effective_couplings(complex_valu
 
 
 @COMPLEX
-@pytest.mark.parametrize("n_features, n_directions", [(5, 2), (2, 4), (3, 3)])
+@pytest.mark.parametrize(
+    "n_features, n_directions, matrix_size", [(5, 2, 4), (3, 3, 4), (6, 5, 2)]
+)
 def test_projected_map_factors_its_effective_couplings(
-    complex_valued, n_features, n_directions
+    complex_valued, n_features, n_directions, matrix_size
 ):
     # Fitted state stores only the effective couplings; the SVD factors must
-    # give them back (K > p pads with zero directions).
-    projected = ProjectedMap(n_features, n_directions, 4, complex_valued)
+    # give them back (K above the floats of one 2 x 2 matrix pads with zero
+    # directions).
+    projected = ProjectedMap(n_features, n_directions, matrix_size, complex_valued)
     params = projected.initial_parameters(np.random.RandomState(860))
     couplings = projected.effective_couplings(params)
     factors = projected.factor_couplings(couplings)
     assert factors["projection"].shape == (n_directions, n_features)
-    assert factors["couplings"].shape == (n_directions, 4, 4)
+    assert factors["couplings"].shape == (n_directions, matrix_size, matrix_size)
     assert_allclose(
         projected.effective_couplings({**params, **factors}),
         couplings,
