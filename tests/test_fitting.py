@@ -235,6 +235,9 @@ def test_no_run_on_every_row(make_estimator, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert any("converged iteration" in line for line in lines)
     assert not any("on every row" in line for line in lines)
+    if hasattr(est, "estimator"):  # each member's lines say which it is
+        members = {re.match(r"\[PMMRegressor\] (member \d+) ", x)[1] for x in lines}
+        assert members == {"member 0", "member 1"}
 
 
 @ignore_convergence

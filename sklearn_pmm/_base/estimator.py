@@ -459,6 +459,10 @@ class _BasePMM(BaseEstimator, ABC):
         finish = (
             held_out is not None and validation_fold is None and self.solver == "lbfgs"
         )
+        # For verbose output; a committee's members say which they are.
+        start_names = [f"start {index}" for index in range(len(starts))]
+        if validation_fold is not None:
+            start_names = [f"member {validation_fold[0]} {n}" for n in start_names]
         n_workers = effective_n_jobs(self.n_jobs)
         policy = self._policy(model)
         with _training():
@@ -467,20 +471,20 @@ class _BasePMM(BaseEstimator, ABC):
                 # chunks, and so every result, are the same as in series.
                 runs = Parallel(n_jobs=min(n_workers, len(starts)), prefer="threads")(
                     delayed(self._run_solver)(
-                        data, held_out, theta0, index, seed, policy.serial(), finish
+                        data, held_out, theta0, name, seed, policy.serial(), finish
                     )
-                    for index, (theta0, seed) in enumerate(
-                        zip(starts, seeds, strict=True)
+                    for name, theta0, seed in zip(
+                        start_names, starts, seeds, strict=True
                     )
                 )
             else:
                 with policy:
                     runs = [
                         self._run_solver(
-                            data, held_out, theta0, index, seed, policy, finish
+                            data, held_out, theta0, name, seed, policy, finish
                         )
-                        for index, (theta0, seed) in enumerate(
-                            zip(starts, seeds, strict=True)
+                        for name, theta0, seed in zip(
+                            start_names, starts, seeds, strict=True
                         )
                     ]
         # The lowest validation (or, without one, training) loss wins, the
@@ -620,7 +624,7 @@ class _BasePMM(BaseEstimator, ABC):
             return rows, None
         return np.sort(train), np.sort(validation)
 
-    def _run_solver(self, data, held_out, theta0, start, seed, policy, finish=False):
+    def _run_solver(self, data, held_out, theta0, name, seed, policy, finish=False):
         """One solver run from ``theta0``, choosing on ``held_out`` if given.
 
         Without a validation split it is one run at the fixed smoothness
@@ -641,7 +645,7 @@ class _BasePMM(BaseEstimator, ABC):
         may stop at the looser ``_screening_progress``.
         """
         model = data.model
-        prefix = f"[{type(self).__name__}] start {start}" if self.verbose else None
+        prefix = f"[{type(self).__name__}] {name}" if self.verbose else None
         solve = self._stage_solver(data, seed, policy)
         if held_out is None:
             result, curve = solve(self.smoothness, theta0, None, prefix)
