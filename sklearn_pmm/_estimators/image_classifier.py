@@ -233,10 +233,10 @@ class PMMImageClassifier(_PMMClassifierBase):
     -----
     Two binary classes get two class matrices, like any other number of
     classes.  The defaults were chosen on scikit-learn's 8 x 8 digits: the
-    windows, the matrix sizes and the complex kind on the held-out 30 % of
+    windows and the complex kind on the held-out 30 % of
     ``benchmarks/bench_images.py`` (``benchmarks/results/images_defaults.md``),
-    then the penalty, the latent size and the iteration budget on a
-    validation split of the training digits only
+    then the penalty, the latent and class-matrix sizes and the iteration
+    budget on a validation split of the training digits only
     (``benchmarks/results/image_settings.md``).  With them the model has
     3,370 floats and reaches 98.0 % held-out (97.1 ± 1.1 % in 5-fold CV) in
     36 s; an MLP with as many floats reaches 98.0 % (97.7 ± 0.7 %) and
