@@ -35,6 +35,36 @@ def make_data(estimator_class, n_samples=80, seed=0):
     return X, score + 0.1 * rng.normal(size=n_samples)
 
 
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_adam_without_shuffle_takes_the_rows_in_their_order(how, monkeypatch):
+    # Repeated rows stay rows (a merged one would be one row of one batch
+    # per epoch) and keep their place: batches of ten in the given order.
+    batches = []
+    loss_gradient = PMMModel.loss_gradient
+
+    def recorded_loss_gradient(self, theta, inputs, targets, *args, **kwargs):
+        batches.append(targets.copy())
+        return loss_gradient(self, theta, inputs, targets, *args, **kwargs)
+
+    monkeypatch.setattr(PMMModel, "loss_gradient", recorded_loss_gradient)
+    X, y = make_data(PMMRegressor, n_samples=60)
+    X[:10], y[:10] = X[0], y[0]
+    est = PMMRegressor(
+        **SMALL,
+        solver="adam",
+        batch_size=10,
+        shuffle=False,
+        early_stopping=False,
+        n_restarts=0,
+        max_iter=1,
+    )
+    with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
+        getattr(est, how)(X, y)
+    assert len(batches) == 6
+    standardised = (y - y.mean()) / y.std()
+    assert_allclose(np.concatenate(batches).ravel(), standardised, rtol=1e-12)
+
+
 def test_merge_duplicate_rows_sums_weights_and_drops_zeros():
     X = np.array([[2.0, 0.0], [1.0, 5.0], [2.0, 0.0], [3.0, 3.0], [1.0, 5.0]])
     targets = np.array([[1.0], [4.0], [1.0], [9.0], [7.0]])

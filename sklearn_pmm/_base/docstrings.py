@@ -68,7 +68,8 @@ SHARED = {
     epsilon : float, default=1e-8
         Adam's numerical-stability constant.
     shuffle : bool, default=True
-        Shuffle the rows before every Adam epoch.
+        Shuffle the rows before every Adam epoch; ``False`` takes them in the
+        order given.
     n_jobs : int, default=None
         Threads for the chunks of eigensolves (runs of consecutive chunks, at
         most one thread per 256 rows, so from 512 training rows) and for

@@ -92,16 +92,45 @@ def merge_duplicate_rows(X, targets, sample_weight):
     first = np.ones(len(rows), dtype=bool)
     first[1:] = np.any(rows[1:] != rows[:-1], axis=1)
     weights = np.bincount(np.cumsum(first) - 1, weights=sample_weight[keep][order])
-    if len(weights):
-        _, exponent = np.frexp(weights.max())
-        weights = np.ldexp(weights, 1 - exponent)
     unique = rows[first]
     n_features = X.shape[1]
     return (
         np.ascontiguousarray(unique[:, :n_features]),
         np.ascontiguousarray(unique[:, n_features:]),
-        weights,
+        _largest_in_one_to_two(weights),
     )
+
+
+def _largest_in_one_to_two(weights):
+    """``weights`` times the power of two that brings the largest into [1, 2)."""
+    if not len(weights):
+        return weights
+    _, exponent = np.frexp(weights.max())
+    return np.ldexp(weights, 1 - exponent)
+
+
+def drop_zero_weight_rows(X, targets, sample_weight):
+    """The rows of positive weight, in their order, weights rescaled.
+
+    The rows Adam trains on: its mini-batches follow the rows' order (with
+    ``shuffle=False``), and a merged duplicate (:func:`merge_duplicate_rows`)
+    would be one row of one mini-batch per epoch, however heavy.  The
+    weights are multiplied by the power of two that brings the largest into
+    :math:`[1, 2)`, as the merge does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_pmm._base.estimator import drop_zero_weight_rows
+    >>> drop_zero_weight_rows(
+    ...     np.array([[1.0], [0.0], [1.0]]), np.ones((3, 1)), np.array([4.0, 0.0, 2.0])
+    ... )
+    (array([[1.],
+           [1.]]), array([[1.],
+           [1.]]), array([1. , 0.5]))
+    """
+    keep = sample_weight > 0
+    return X[keep], targets[keep], _largest_in_one_to_two(sample_weight[keep])
 
 
 class _FitData(NamedTuple):
@@ -394,6 +423,14 @@ class _BasePMM(BaseEstimator, ABC):
     # fit
     # ------------------------------------------------------------------
 
+    def _training_rows(self, X, targets, sample_weight):
+        """The rows ``fit`` trains on: merged duplicates for L-BFGS (see
+        :func:`merge_duplicate_rows`), the rows as given for Adam (see
+        :func:`drop_zero_weight_rows`)."""
+        if self.solver == "adam":
+            return drop_zero_weight_rows(X, targets, sample_weight)
+        return merge_duplicate_rows(X, targets, sample_weight)
+
     def _fit_pmm(
         self,
         X,
@@ -405,7 +442,7 @@ class _BasePMM(BaseEstimator, ABC):
         extra=None,
         validation_fold=None,
     ):
-        """Fit on validated, merged rows (:func:`merge_duplicate_rows`);
+        """Fit on validated rows (:meth:`_training_rows`);
         ``targets`` are already in internal units.
 
         ``warm`` asks to continue from the previous fit (``warm_start`` and

@@ -13,8 +13,8 @@ from sklearn_pmm._base.docstrings import fill_doc
 from sklearn_pmm._base.estimator import (
     _AffinePMM,
     _BasePMM,
+    drop_zero_weight_rows,
     leaves_estimator_unchanged_on_error,
-    merge_duplicate_rows,
 )
 from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from sklearn_pmm._core.loss import SoftmaxCrossEntropy
@@ -128,7 +128,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         extra["_constant_model"] = False
         onehot = np.zeros((len(y_ind), n_classes))
         onehot[np.arange(len(y_ind)), y_ind] = 1.0
-        X, onehot, sample_weight = merge_duplicate_rows(X, onehot, sample_weight)
+        X, onehot, sample_weight = self._training_rows(X, onehot, sample_weight)
         return self._fit_pmm(
             X,
             onehot,
@@ -216,7 +216,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             )
         n_classes = len(classes)
         onehot = np.eye(n_classes)[y_ind]
-        X, onehot, sample_weight = merge_duplicate_rows(X, onehot, sample_weight)
+        X, onehot, sample_weight = drop_zero_weight_rows(X, onehot, sample_weight)
         extra = {
             "classes_": classes,
             "_temperature": float(self.temperature),

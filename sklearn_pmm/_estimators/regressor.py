@@ -8,8 +8,8 @@ from sklearn.utils.validation import validate_data
 from sklearn_pmm._base.docstrings import fill_doc
 from sklearn_pmm._base.estimator import (
     _AffinePMM,
+    drop_zero_weight_rows,
     leaves_estimator_unchanged_on_error,
-    merge_duplicate_rows,
 )
 from sklearn_pmm._compat import _check_sample_weight, _fit_context
 from sklearn_pmm._core.loss import SquaredError, weighted_r2_score
@@ -234,7 +234,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        X, targets, sample_weight = merge_duplicate_rows(
+        X, targets, sample_weight = self._training_rows(
             X, y.reshape(len(y), -1), sample_weight
         )
         y_shift, y_scale = self._output_scaling(targets, sample_weight)
@@ -303,7 +303,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        X, targets, sample_weight = merge_duplicate_rows(
+        X, targets, sample_weight = drop_zero_weight_rows(
             X, y.reshape(len(y), -1), sample_weight
         )
         return self._partial_fit_pmm(
