@@ -47,8 +47,9 @@ y_test = franke(X_test[:, 0], X_test[:, 1])
 # them (442 trainable floats). The eigenvectors read out are those of the
 # three *lowest* eigenvalues, which keeps the selection a smooth function of
 # :math:`x` (the paper took the three of largest magnitude; see the user
-# guide). At most 2000 L-BFGS iterations, as in the repository's benchmark
-# (``benchmarks/results/paper_seed0.md``). When the budget runs out before
+# guide). At most 2000 L-BFGS iterations, fewer than the default 3000 that
+# the repository's benchmark runs (``benchmarks/results/paper_seed0.md``,
+# where the retained runs took up to 2191). When the budget runs out before
 # L-BFGS's own stopping test, the estimator says so with a
 # :class:`~sklearn.exceptions.ConvergenceWarning`.
 reg = PMMRegressor(
