@@ -45,7 +45,7 @@ SHARED = {
         Extra random starting points; the lowest validation loss (training
         loss without ``early_stopping``) wins.  {restarts_why}
     early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of the (merged) training rows and
+        Hold out ``validation_fraction`` of the training rows and
         choose the model on them, as described in Notes.  Data too small to
         split (fewer than 2 rows either side) are fitted whole.
     validation_fraction : float, default=0.1
@@ -108,10 +108,12 @@ SHARED = {
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`. Defined only when `X`
         has feature names that are all strings.""",
-    "fitting_notes": r"""Training rows with equal features and targets are merged
-    into one row whose weight is the sum of theirs (zero weights dropped,
-    rows sorted), so integer sample weights and repeated rows, or the same rows
-    in any order, give the same model bit for bit.
+    "fitting_notes": r"""With L-BFGS, training rows with equal features and targets are
+    merged into one row whose weight is the sum of theirs (zero weights
+    dropped, rows sorted), so integer sample weights and repeated rows, or
+    the same rows in any order, give the same model bit for bit.  Adam takes
+    the rows as given (zero weights dropped), in their order if ``shuffle``
+    is ``False``.
 
     With ``early_stopping`` (the default) two candidates are fitted from the
     same start on the rows that are not held out, and the lower validation

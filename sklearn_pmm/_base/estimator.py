@@ -816,7 +816,7 @@ class _BasePMM(BaseEstimator, ABC):
         return solve
 
     def _partial_fit_pmm(self, X, targets, sample_weight, output_scaling, extra):
-        """One Adam epoch over a block of rows (merged, validated).
+        """One Adam epoch over a block of rows (validated, zero weights dropped).
 
         The first call standardises with the first block's moments
         (``output_scaling(targets, sample_weight)`` for the targets) and keeps
