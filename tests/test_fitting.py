@@ -5,6 +5,8 @@ and fits that either succeed or leave the estimator as it was."""
 
 import copy
 import re
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -12,6 +14,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris, make_friedman1
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_info
 
 from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
 from sklearn_pmm._base import estimator as estimator_base
@@ -63,6 +66,41 @@ def test_adam_without_shuffle_takes_the_rows_in_their_order(how, monkeypatch):
     assert len(batches) == 6
     standardised = (y - y.mean()) / y.std()
     assert_allclose(np.concatenate(batches).ravel(), standardised, rtol=1e-12)
+
+
+def blas_threads():
+    return [
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+    ]
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+def test_a_failed_start_stops_the_starts_in_other_threads(error, monkeypatch):
+    # joblib leaves the other threads of a failed Parallel call running: the
+    # fit must stop them before it raises, and restore the BLAS threads.
+    evaluations, lock = [], threading.Lock()
+    loss_gradient = PMMModel.loss_gradient
+
+    def failing_loss_gradient(self, *args, **kwargs):
+        with lock:
+            evaluations.append(None)
+            fail = len(evaluations) == 10
+        if fail:
+            raise error("a start failed")
+        return loss_gradient(self, *args, **kwargs)
+
+    monkeypatch.setattr(PMMModel, "loss_gradient", failing_loss_gradient)
+    X, y = make_data(PMMRegressor, n_samples=200)
+    before = blas_threads()
+    est = PMMRegressor(
+        **SMALL, n_restarts=2, n_jobs=2, early_stopping=False, max_iter=500, tol=0
+    )
+    with pytest.raises(error, match="a start failed"):
+        est.fit(X, y)
+    n_evaluations = len(evaluations)
+    time.sleep(0.3)
+    assert len(evaluations) == n_evaluations
+    assert blas_threads() == before
 
 
 def test_merge_duplicate_rows_sums_weights_and_drops_zeros():

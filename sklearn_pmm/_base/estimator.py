@@ -32,7 +32,12 @@ from sklearn_pmm._base.solvers import (
     minimize_lbfgs,
 )
 from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
-from sklearn_pmm._core.eigh import ExecutionPolicy, chunk_rows, single_blas_thread
+from sklearn_pmm._core.eigh import (
+    Cancellation,
+    ExecutionPolicy,
+    chunk_rows,
+    single_blas_thread,
+)
 from sklearn_pmm._core.maps import AffineMap, ProjectedMap
 from sklearn_pmm._core.model import PMMModel
 from sklearn_pmm._core.readout import READOUTS, WHICH_OPTIONS
@@ -506,14 +511,33 @@ class _BasePMM(BaseEstimator, ABC):
             if len(starts) > 1 and n_workers > 1:
                 # Independent starts in threads, each evaluating serially: the
                 # chunks, and so every result, are the same as in series.
-                runs = Parallel(n_jobs=min(n_workers, len(starts)), prefer="threads")(
-                    delayed(self._run_solver)(
-                        data, held_out, theta0, name, seed, policy.serial(), finish
+                cancellation = Cancellation()
+                serial = policy.serial(cancellation)
+                try:
+                    runs = Parallel(
+                        n_jobs=min(n_workers, len(starts)), prefer="threads"
+                    )(
+                        delayed(cancellation.run)(
+                            self._run_solver,
+                            data,
+                            held_out,
+                            theta0,
+                            name,
+                            seed,
+                            serial,
+                            finish,
+                        )
+                        for name, theta0, seed in zip(
+                            start_names, starts, seeds, strict=True
+                        )
                     )
-                    for name, theta0, seed in zip(
-                        start_names, starts, seeds, strict=True
-                    )
-                )
+                except BaseException:
+                    # A failed or interrupted start: joblib leaves the other
+                    # threads running.  They stop at their next evaluation;
+                    # waiting for them keeps any from outliving the fit or
+                    # from holding the BLAS limit past it.
+                    cancellation.cancel_and_wait()
+                    raise
             else:
                 with policy:
                     runs = [

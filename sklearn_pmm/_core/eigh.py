@@ -245,6 +245,68 @@ def single_blas_thread():
 MIN_TASK_ROWS = 256
 
 
+class FitCancelled(Exception):
+    """Raised in a run whose :class:`Cancellation` was set."""
+
+
+class Cancellation:
+    """Stops runs in other threads at their next evaluation, and waits for them.
+
+    A run is a call :meth:`run` makes; the policies that carry this object
+    (``ExecutionPolicy(cancel=...)``) raise :class:`FitCancelled` from
+    :meth:`ExecutionPolicy.map` once :meth:`cancel_and_wait` was called, and
+    that call returns when no run is left.  Sent to another process (a
+    joblib backend such as Dask's), it arrives as a fresh object that is
+    never cancelled.
+
+    Examples
+    --------
+    >>> from sklearn_pmm._core.eigh import Cancellation, ExecutionPolicy
+    >>> cancellation = Cancellation()
+    >>> policy = ExecutionPolicy(chunk_size=4, cancel=cancellation)
+    >>> def rows(batch):
+    ...     return batch.stop - batch.start
+    >>> cancellation.run(policy.map, rows, 10)
+    [4, 4, 2]
+    >>> cancellation.cancel_and_wait()
+    >>> policy.map(rows, 10)
+    Traceback (most recent call last):
+    ...
+    sklearn_pmm._core.eigh.FitCancelled
+    """
+
+    def __init__(self):
+        self._cancelled = False
+        self._running = 0
+        self._changed = threading.Condition()
+
+    @property
+    def cancelled(self):
+        return self._cancelled
+
+    def run(self, function, *args):
+        """``function(*args)``, counted as running until it returns or raises."""
+        with self._changed:
+            if self._cancelled:
+                raise FitCancelled
+            self._running += 1
+        try:
+            return function(*args)
+        finally:
+            with self._changed:
+                self._running -= 1
+                self._changed.notify_all()
+
+    def cancel_and_wait(self):
+        """Cancel, and return once no run is left."""
+        with self._changed:
+            self._cancelled = True
+            self._changed.wait_for(lambda: self._running == 0)
+
+    def __reduce__(self):
+        return (Cancellation, ())
+
+
 class ExecutionPolicy:
     """How the samples of one evaluation are split into chunks and run.
 
@@ -274,6 +336,8 @@ class ExecutionPolicy:
     min_task_rows : int or None, default=None
         Samples per thread: at most ``n_samples // min_task_rows`` threads
         run; ``None`` means :data:`MIN_TASK_ROWS`.
+    cancel : Cancellation or None, default=None
+        Once it is cancelled, :meth:`map` raises :class:`FitCancelled`.
 
     Examples
     --------
@@ -283,12 +347,13 @@ class ExecutionPolicy:
     [(0, 4), (4, 8), (8, 10)]
     """
 
-    def __init__(self, chunk_size=1024, n_jobs=None, min_task_rows=None):
+    def __init__(self, chunk_size=1024, n_jobs=None, min_task_rows=None, cancel=None):
         self.chunk_size = int(chunk_size)
         self.n_jobs = n_jobs
         if min_task_rows is None:
             min_task_rows = MIN_TASK_ROWS
         self.min_task_rows = int(min_task_rows)
+        self.cancel = cancel
         self._executor = None
 
     def _n_threads(self):
@@ -316,14 +381,16 @@ class ExecutionPolicy:
             executor.shutdown(wait=True)
         return None
 
-    def serial(self):
-        """The same chunks, run in the calling thread."""
+    def serial(self, cancel=None):
+        """The same chunks, run in the calling thread, cancelled by ``cancel``."""
         return ExecutionPolicy(
-            self.chunk_size, n_jobs=1, min_task_rows=self.min_task_rows
+            self.chunk_size, n_jobs=1, min_task_rows=self.min_task_rows, cancel=cancel
         )
 
     def map(self, function, n_samples):
         """``[function(chunk_slice) for each chunk]``, in chunk order."""
+        if self.cancel is not None and self.cancel.cancelled:
+            raise FitCancelled
         # Plain slices: sklearn's gen_batches validates its arguments on every
         # call, which costs a quarter of a millisecond per loss evaluation.
         batches = [
