@@ -4,6 +4,7 @@ that start on their own and stop early on their own fold, and a prediction
 that is their mean."""
 
 import threading
+import time
 import warnings
 from numbers import Integral
 
@@ -15,6 +16,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from threadpoolctl import threadpool_info
 
 from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
+from sklearn_pmm._core.model import PMMModel
 from sklearn_pmm._estimators import cv as cv_module
 
 SMALL = dict(matrix_size=4, n_eigenvectors=2, max_iter=60, random_state=0)
@@ -286,3 +288,42 @@ def test_failed_fit_leaves_the_committee_unchanged():
     assert_array_equal(committee.classes_, before["classes_"])
     assert committee.n_features_in_ == 3
     assert_array_equal(committee.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("member_restarts", [0, 1])
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+def test_a_failed_member_stops_the_members_in_other_threads(
+    error, member_restarts, monkeypatch
+):
+    # joblib leaves the other threads of a failed Parallel call running: the
+    # committee must stop them, and a member's own threaded starts, before it
+    # raises, and restore the BLAS threads.
+    evaluations, lock = [], threading.Lock()
+    loss_gradient = PMMModel.loss_gradient
+
+    def failing_loss_gradient(self, *args, **kwargs):
+        with lock:
+            evaluations.append(None)
+            fail = len(evaluations) == 10
+        if fail:
+            raise error("a member failed")
+        return loss_gradient(self, *args, **kwargs)
+
+    monkeypatch.setattr(PMMModel, "loss_gradient", failing_loss_gradient)
+    X, y = regression_data(n_samples=200)
+    member = PMMRegressor(
+        **{**SMALL, "max_iter": 500},
+        n_restarts=member_restarts,
+        n_jobs=2,
+        early_stopping=False,
+        tol=0,
+    )
+    before = _blas_threads()
+    with pytest.raises(error, match="a member failed"):
+        PMMRegressorCV(member, n_estimators=3, n_jobs=2).fit(X, y)
+    n_evaluations = len(evaluations)
+    time.sleep(0.3)
+    assert len(evaluations) == n_evaluations
+    # Stopped, not waited for: a start left running would take 100 or more.
+    assert n_evaluations < 50
+    assert _blas_threads() == before

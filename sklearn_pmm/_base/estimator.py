@@ -420,9 +420,10 @@ class _BasePMM(BaseEstimator, ABC):
         model = self._build_model(self._spec)
         return model, model.layout.pack(self._attributes_to_params(self._spec))
 
-    def _policy(self, model):
-        """Chunks sized by ``working_memory``, run on ``n_jobs`` threads."""
-        return ExecutionPolicy(chunk_rows(model), n_jobs=self.n_jobs)
+    def _policy(self, model, cancel=None):
+        """Chunks sized by ``working_memory``, run on ``n_jobs`` threads,
+        stopped once ``cancel`` (a :class:`Cancellation` or ``None``) is."""
+        return ExecutionPolicy(chunk_rows(model), n_jobs=self.n_jobs, cancel=cancel)
 
     # ------------------------------------------------------------------
     # fit
@@ -446,14 +447,17 @@ class _BasePMM(BaseEstimator, ABC):
         warm,
         extra=None,
         validation_fold=None,
+        cancel=None,
     ):
         """Fit on validated rows (:meth:`_training_rows`);
         ``targets`` are already in internal units.
 
         ``warm`` asks to continue from the previous fit (``warm_start`` and
         fitted).  ``validation_fold`` is ``(index, n_folds, seed)`` or
-        ``None`` (see :meth:`_validation_split`).  Every fitted attribute is
-        set at the end, together with the plain values in ``extra``.
+        ``None`` (see :meth:`_validation_split`).  ``cancel`` (a
+        committee's :class:`Cancellation`) stops the fit at its next
+        evaluation once cancelled.  Every fitted attribute is set at the
+        end, together with the plain values in ``extra``.
         """
         spec = self._model_spec(X.shape[1], targets.shape[1])
         model = self._build_model(spec)
@@ -506,12 +510,12 @@ class _BasePMM(BaseEstimator, ABC):
         if validation_fold is not None:
             start_names = [f"member {validation_fold[0]} {n}" for n in start_names]
         n_workers = effective_n_jobs(self.n_jobs)
-        policy = self._policy(model)
+        policy = self._policy(model, cancel)
         with _training():
             if len(starts) > 1 and n_workers > 1:
                 # Independent starts in threads, each evaluating serially: the
                 # chunks, and so every result, are the same as in series.
-                cancellation = Cancellation()
+                cancellation = Cancellation(parent=cancel)
                 serial = policy.serial(cancellation)
                 try:
                     runs = Parallel(

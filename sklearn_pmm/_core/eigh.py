@@ -259,6 +259,13 @@ class Cancellation:
     joblib backend such as Dask's), it arrives as a fresh object that is
     never cancelled.
 
+    Parameters
+    ----------
+    parent : Cancellation or None, default=None
+        A cancellation this one follows: cancelling the parent cancels this
+        one too (a committee member's threaded starts follow the committee's
+        cancellation); cancelling this one leaves the parent alone.
+
     Examples
     --------
     >>> from sklearn_pmm._core.eigh import Cancellation, ExecutionPolicy
@@ -273,21 +280,24 @@ class Cancellation:
     Traceback (most recent call last):
     ...
     sklearn_pmm._core.eigh.FitCancelled
+    >>> Cancellation(parent=cancellation).cancelled
+    True
     """
 
-    def __init__(self):
+    def __init__(self, parent=None):
+        self.parent = parent
         self._cancelled = False
         self._running = 0
         self._changed = threading.Condition()
 
     @property
     def cancelled(self):
-        return self._cancelled
+        return self._cancelled or (self.parent is not None and self.parent.cancelled)
 
     def run(self, function, *args):
         """``function(*args)``, counted as running until it returns or raises."""
         with self._changed:
-            if self._cancelled:
+            if self.cancelled:
                 raise FitCancelled
             self._running += 1
         try:

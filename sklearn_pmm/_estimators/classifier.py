@@ -88,9 +88,9 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         """
         return self._fit(X, y, sample_weight)
 
-    def _fit(self, X, y, sample_weight=None, validation_fold=None):
+    def _fit(self, X, y, sample_weight=None, validation_fold=None, cancel=None):
         """:meth:`fit`, optionally stopping early on a given fold
-        (:meth:`_validation_split`)."""
+        (:meth:`_validation_split`) and stopped by ``cancel``."""
         warm_candidate = self.warm_start and hasattr(self, "classes_")
         X, y = validate_data(self, X, y, dtype=np.float64, reset=not warm_candidate)
         check_classification_targets(y)
@@ -138,6 +138,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             warm=warm,
             extra=extra,
             validation_fold=validation_fold,
+            cancel=cancel,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)

@@ -31,14 +31,14 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from sklearn_pmm._base.docstrings import fill_doc
 from sklearn_pmm._base.estimator import leaves_estimator_unchanged_on_error
 from sklearn_pmm._compat import Interval, _fit_context
-from sklearn_pmm._core.eigh import single_blas_thread
+from sklearn_pmm._core.eigh import Cancellation, single_blas_thread
 from sklearn_pmm._estimators.classifier import PMMClassifier, _PMMClassifierBase
 from sklearn_pmm._estimators.regressor import PMMRegressor
 
 
-def _fit_member(estimator, seed, X, y, sample_weight, fold):
+def _fit_member(estimator, seed, X, y, sample_weight, fold, cancel):
     member = clone(estimator).set_params(random_state=seed)
-    return member._fit(X, y, sample_weight, validation_fold=fold)
+    return member._fit(X, y, sample_weight, validation_fold=fold, cancel=cancel)
 
 
 class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
@@ -74,13 +74,28 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
         # BLAS limit for all of them: OpenBLAS ignores a thread count raised
         # while a thread that ran BLAS under the lower one is alive, so a
         # member's thread could not restore the caller's setting.
+        cancellation = Cancellation()
         with single_blas_thread():
-            self.estimators_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(_fit_member)(
-                    estimator, seed, X, y, sample_weight, (index, n_folds, fold_seed)
+            try:
+                self.estimators_ = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                    delayed(cancellation.run)(
+                        _fit_member,
+                        estimator,
+                        seed,
+                        X,
+                        y,
+                        sample_weight,
+                        (index, n_folds, fold_seed),
+                        cancellation,
+                    )
+                    for index, seed in enumerate(member_seeds)
                 )
-                for index, seed in enumerate(member_seeds)
-            )
+            except BaseException:
+                # A failed or interrupted member: joblib leaves the others
+                # fitting.  They stop at their next evaluation, and the fit
+                # waits for them before it raises.
+                cancellation.cancel_and_wait()
+                raise
         # A member fitted without a split, or a one-class constant model,
         # has no validation score.
         scores = [

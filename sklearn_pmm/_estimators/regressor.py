@@ -218,9 +218,9 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         """
         return self._fit(X, y, sample_weight)
 
-    def _fit(self, X, y, sample_weight=None, validation_fold=None):
+    def _fit(self, X, y, sample_weight=None, validation_fold=None, cancel=None):
         """:meth:`fit`, optionally stopping early on a given fold
-        (:meth:`_validation_split`)."""
+        (:meth:`_validation_split`) and stopped by ``cancel``."""
         warm_candidate = self.warm_start and hasattr(self, "hamiltonians_")
         X, y = validate_data(
             self,
@@ -247,6 +247,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             warm=warm_candidate,
             extra={"_y_ndim": y.ndim},
             validation_fold=validation_fold,
+            cancel=cancel,
         )
 
     def _output_scaling(self, targets, sample_weight):
