@@ -513,7 +513,9 @@ def test_partial_fit_continues_from_fit():
     est = PMMRegressor(**SMALL, max_iter=200, learning_rate_init=1e-4).fit(X, y)
     before = est.score(X, y)
     est.partial_fit(X, y)
+    # partial_fit counts its own epochs, in its own units (documented).
     assert est.n_iter_ == 1
+    assert len(est.loss_curve_) == 1
     assert abs(est.score(X, y) - before) < 0.05
 
 

@@ -88,11 +88,15 @@ SHARED = {
         L-BFGS the gradient norm.""",
     "fit_attributes": r"""n_iter_ : int
         Solver iterations (epochs) of the retained run, over all its stages
-        (and its continuation on every row, see Notes).
+        (and its continuation on every row, see Notes).  After
+        ``partial_fit``, its epochs since the last ``fit``, whose iterations
+        are not counted: ``partial_fit`` keeps its own units (those of its
+        first block), so its losses do not continue ``fit``'s curve.
     loss_ : float
         Final training loss (internal units) of the retained run.
     loss_curve_ : list of float
-        Training loss after each iteration of the retained run.
+        Training loss after each iteration of the retained run (after
+        ``partial_fit``, after each of its epochs).
     validation_scores_ : list of float or None
         With ``early_stopping``, the validation score (R² or accuracy) after
         every iteration of the smoothness path, then that of the converged
