@@ -69,6 +69,15 @@ def test_too_few_rows_for_the_folds_means_no_split():
 
 
 @ignore_convergence
+def test_one_member_with_a_large_validation_fraction_holds_out_half():
+    # round(1 / 0.8) is one fold, which KFold refuses: two at least.
+    X, y = regression_data()
+    member = PMMRegressor(**SMALL, validation_fraction=0.8)
+    committee = PMMRegressorCV(member, n_estimators=1).fit(X, y)
+    assert np.isfinite(committee.cv_scores_).all()
+
+
+@ignore_convergence
 def test_regressor_predicts_the_members_mean_and_records_their_fold_scores():
     X, y = regression_data()
     committee = PMMRegressorCV(PMMRegressor(**SMALL), n_estimators=3).fit(X, y)

@@ -433,6 +433,52 @@ def test_a_diverging_adam_fit_raises_a_value_error(estimator_class, early_stoppi
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_non_finite_validation_outputs_raise_a_value_error(
+    estimator_class, monkeypatch
+):
+    # Outputs that are never finite on the validation rows give an infinite
+    # validation loss at every iteration: no parameters win, and the fit
+    # must say so rather than fail on missing ones.
+    monkeypatch.setattr(
+        estimator_base._BasePMM,
+        "_validate",
+        lambda self, *args: (float("inf"), float("-inf")),
+    )
+    X, y = make_data(estimator_class)
+    est = estimator_class(**SMALL, max_iter=5, n_restarts=1)
+    with pytest.raises(ValueError, match="non-finite parameters or outputs"):
+        est.fit(X, y)
+
+
+@ignore_convergence
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_a_start_with_a_nan_loss_never_wins(estimator_class, monkeypatch):
+    # min() keeps a NaN first element: the first start must lose as it does
+    # with an infinite loss.
+    run_solver = estimator_base._BasePMM._run_solver
+    X, y = make_data(estimator_class)
+    fitted = {}
+    for bad_loss in (np.inf, np.nan):
+
+        def first_start_fails(
+            self, data, held_out, theta0, name, *args, bad_loss=bad_loss
+        ):
+            run = run_solver(self, data, held_out, theta0, name, *args)
+            if name == "start 0":
+                run = run._replace(selection_loss=bad_loss)
+            return run
+
+        monkeypatch.setattr(estimator_base._BasePMM, "_run_solver", first_start_fails)
+        est = estimator_class(**SMALL, max_iter=20, n_restarts=1).fit(X, y)
+        fitted[bad_loss] = (
+            est.predict(X)
+            if estimator_class is PMMRegressor
+            else (est.predict_proba(X))
+        )
+    assert_array_equal(fitted[np.nan], fitted[np.inf])
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
 def test_failed_fit_leaves_the_estimator_unchanged(estimator_class, monkeypatch):
     X, y = make_data(estimator_class)
     est = estimator_class(**SMALL, max_iter=5)

@@ -187,7 +187,9 @@ class _EarlyStopping:
     def __call__(self, theta):
         loss, score = self.validate(theta)
         self.scores.append(score)
-        if loss < self.best_loss:
+        # The first parameters are kept even at an infinite loss, so that
+        # the next stage has a start and the fit a clear error.
+        if loss < self.best_loss or self.best_theta is None:
             improved = loss < self.best_loss * (1 - _IMPROVEMENT)
             self.best_loss, self.best_score = loss, score
             self.best_theta = np.array(theta)
@@ -553,8 +555,11 @@ class _BasePMM(BaseEstimator, ABC):
                         )
                     ]
         # The lowest validation (or, without one, training) loss wins, the
-        # first start on ties.
-        best = min(range(len(runs)), key=lambda index: runs[index].selection_loss)
+        # first start on ties; a NaN loss never wins.
+        best = min(
+            range(len(runs)),
+            key=lambda index: np.nan_to_num(runs[index].selection_loss, nan=np.inf),
+        )
         run = runs[best]
         n_iter_before = 0  # of a converged candidate continued on every row
         fitted_rows = train
@@ -570,11 +575,15 @@ class _BasePMM(BaseEstimator, ABC):
                 run = self._finish_on_every_row(
                     every_row, run, best, seeds[best], policy
                 )
-        if not np.all(np.isfinite(run.theta)) or not np.isfinite(run.result.fun):
+        if (
+            not np.all(np.isfinite(run.theta))
+            or not np.isfinite(run.result.fun)
+            or not np.isfinite(run.selection_loss)
+        ):
             solver = "Adam" if self.solver == "adam" else "L-BFGS"
             raise ValueError(
-                f"{solver} produced non-finite parameters; try a larger alpha or "
-                "rescaling the data."
+                f"{solver} produced non-finite parameters or outputs; try a larger "
+                "alpha or rescaling the data."
             )
         if run.stopped_early:  # chosen on the validation split
             n_iter = run.result.nit

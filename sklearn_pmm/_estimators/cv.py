@@ -5,12 +5,12 @@ One PMM fit depends on its random start and on the random tenth of the rows
 it holds out for early stopping, and on small or noisy data its score moves
 with its ``random_state``.  A committee fits ``K`` members, each from its own
 start and stopping early on its own fold of one shuffled split of the rows,
-and predicts their mean.  The folds are as large as a single fit's
-validation split, so every member trains on as many rows as one PMM does,
-and they are disjoint, so each member is scored on rows it did not train on
-(optimistically: the same rows chose its stopping point).  scikit-learn's
-``CalibratedClassifierCV(ensemble=True)`` keeps its fold models in the same
-way.
+and predicts their mean.  The folds are about as large as a single fit's
+validation split, so every member trains on about as many rows as one PMM
+does, and they are disjoint, so each member is scored on rows it did not
+train on (optimistically: the same rows chose its stopping point).
+scikit-learn's ``CalibratedClassifierCV(ensemble=True)`` keeps its fold
+models in the same way.
 """
 
 from numbers import Integral
@@ -60,9 +60,10 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
             estimator = self._default_estimator()
         # Members call _fit, past fit's parameter check: check once here.
         estimator._validate_params()
-        # Folds the size of a single fit's validation split, so that every
-        # member trains on as many rows as one PMM does.
-        n_folds = max(self.n_estimators, round(1 / estimator.validation_fraction))
+        # Folds about the size of a single fit's validation split, so that
+        # every member trains on about as many rows as one PMM does; at least
+        # two, so that a member has rows to train on.
+        n_folds = max(2, self.n_estimators, round(1 / estimator.validation_fraction))
         random_state = check_random_state(estimator.random_state)
         # One shuffle for all members: their validation folds are disjoint.
         fold_seed = random_state.randint(np.iinfo(np.int32).max)
@@ -112,7 +113,7 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
 class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
     r"""Cross-validation committee of PMM regressors.
 
-    The rows are shuffled and split into :math:`F = \max(K,
+    The rows are shuffled and split into :math:`F = \max(2, K,
     \operatorname{round}(1/\texttt{validation\_fraction}))` folds.  Member
     :math:`k = 1, \dots, K` is a clone of ``estimator`` with its own
     ``random_state``, fitted on all rows of which it holds out fold
@@ -217,7 +218,7 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
 class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
     r"""Cross-validation committee of PMM classifiers.
 
-    The rows are shuffled and split into :math:`F = \max(K,
+    The rows are shuffled and split into :math:`F = \max(2, K,
     \operatorname{round}(1/\texttt{validation\_fraction}))` folds,
     stratified by class.  Member :math:`k = 1, \dots, K` is a clone of
     ``estimator`` with its own ``random_state``, fitted on all rows of which
