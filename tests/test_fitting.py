@@ -621,11 +621,31 @@ def test_partial_fit_after_a_layout_change_raises_and_keeps_the_model():
     est = PMMRegressor(**SMALL).partial_fit(X, y)
     prediction = est.predict(X)
     est.set_params(matrix_size=5)
-    with pytest.raises(ValueError, match="changed the model's layout"):
+    with pytest.raises(ValueError, match="the model's layout .* changed since"):
         est.partial_fit(X, y)
     assert_array_equal(est.predict(X), prediction)
     est.set_params(matrix_size=4).partial_fit(X, y)  # restored: continues
     assert est.n_iter_ == 2
+
+
+@ignore_convergence
+@pytest.mark.parametrize(
+    "change", ["matrix_size", "n_outputs"], ids=["parameters", "outputs"]
+)
+def test_partial_fit_after_fit_with_another_layout_raises(change):
+    # partial_fit continues from fit's matrices: it must not silently start
+    # afresh from a random draw when they no longer fit the model.
+    X, y = make_data(PMMRegressor)
+    Y = np.column_stack([y, -y])
+    est = PMMRegressor(**SMALL, max_iter=20).fit(X, Y)
+    prediction = est.predict(X)
+    if change == "matrix_size":
+        est.set_params(matrix_size=5)
+    else:
+        Y = np.column_stack([y, -y, 2 * y])
+    with pytest.raises(ValueError, match="the model's layout .* changed since"):
+        est.partial_fit(X, Y)
+    assert_array_equal(est.set_params(matrix_size=4).predict(X), prediction)
 
 
 def test_partial_fit_interrupted_keeps_the_previous_state(monkeypatch):

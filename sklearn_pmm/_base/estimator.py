@@ -858,22 +858,29 @@ class _BasePMM(BaseEstimator, ABC):
         The first call standardises with the first block's moments
         (``output_scaling(targets, sample_weight)`` for the targets) and keeps
         that scaling for every later block; it starts from the fitted
-        matrices if ``fit`` ran before, else from a random draw.  The Adam
+        matrices if ``fit`` ran before (the same layout is required), else
+        from a random draw.  The Adam
         state is kept between calls as arrays.
         """
         spec = self._model_spec(X.shape[1], targets.shape[1])
         model = self._build_model(spec)
         state = getattr(self, "_partial_state", None)
-        if state is not None and self._spec != spec:
+        # Continuing: from the previous partial_fit, or from fit's matrices
+        # (unless fit left a constant model).
+        continuing = state is not None or (
+            hasattr(self, "_spec") and self._fit_is_a_start()
+        )
+        if continuing and self._spec != spec:
             raise ValueError(
-                "partial_fit cannot continue: the parameters changed the model's "
-                "layout since the previous call. Call fit, or restore them."
+                "partial_fit cannot continue: the model's layout (set by the "
+                "parameters and the number of outputs) changed since the "
+                "previous call. Call fit, or restore them."
             )
         if state is None:
             x_scaling = model.map.input_scaling(X, sample_weight)
             y_shift, y_scale = output_scaling(targets, sample_weight)
             rng = check_random_state(self.random_state)
-            if getattr(self, "_spec", None) == spec and self._fit_is_a_start():
+            if continuing:
                 theta = self._fitted_start(model, x_scaling, y_shift, y_scale)
             else:
                 theta = model.initial_parameters(rng)
