@@ -316,6 +316,9 @@ def test_a_failed_member_stops_the_members_in_other_threads(
             fail = len(evaluations) == 10
         if fail:
             raise error("a member failed")
+        # Slow enough that joblib notices the failure within a few
+        # evaluations of each thread, whatever the load.
+        time.sleep(0.005)
         return loss_gradient(self, *args, **kwargs)
 
     monkeypatch.setattr(PMMModel, "loss_gradient", failing_loss_gradient)
@@ -333,6 +336,6 @@ def test_a_failed_member_stops_the_members_in_other_threads(
     n_evaluations = len(evaluations)
     time.sleep(0.3)
     assert len(evaluations) == n_evaluations
-    # Stopped, not waited for: a start left running would take 100 or more.
+    # Stopped, not waited for: a start left running takes 100 or more.
     assert n_evaluations < 50
     assert _blas_threads() == before
