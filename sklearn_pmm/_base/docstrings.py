@@ -93,7 +93,9 @@ SHARED = {
         are not counted: ``partial_fit`` keeps its own units (those of its
         first block), so its losses do not continue ``fit``'s curve.
     loss_ : float
-        Final training loss (internal units) of the retained run.
+        Training loss (internal units) at the last iteration of the retained
+        run.  With ``early_stopping`` the kept parameters may be an earlier
+        iteration's, those of the lowest validation loss.
     loss_curve_ : list of float
         Training loss after each iteration of the retained run (after
         ``partial_fit``, after each of its epochs).

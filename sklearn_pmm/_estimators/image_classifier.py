@@ -6,12 +6,14 @@ from numbers import Integral
 
 import numpy as np
 
+from sklearn_pmm._base.docstrings import fill_doc
 from sklearn_pmm._compat import Interval
 from sklearn_pmm._core.image import clip_windows, grid_windows
 from sklearn_pmm._core.maps import GramWindowMap
 from sklearn_pmm._estimators.classifier import _PMMClassifierBase
 
 
+@fill_doc()
 class PMMImageClassifier(_PMMClassifierBase):
     r"""Parametric matrix model classifier for images.
 
@@ -202,27 +204,7 @@ class PMMImageClassifier(_PMMClassifierBase):
         eigenvalue readout.
     intercept_ : ndarray of shape (n_classes,)
         The class biases :math:`g_c`.
-    n_iter_ : int
-        Solver iterations (epochs) of the retained run (0 when only one
-        class has a positive weight: a constant model predicting it is
-        stored).
-    loss_ : float
-        Final training loss of the retained run.
-    loss_curve_ : list of float
-        Training loss after each iteration of the retained run.
-    validation_scores_ : list of float or None
-        With ``early_stopping``, the validation accuracy after every
-        iteration; ``None`` otherwise.
-    best_validation_score_ : float or None
-        The validation accuracy of the retained parameters; ``None`` without
-        ``early_stopping``.
-    n_params_ : int
-        Number of trainable real floats.
-    n_features_in_ : int
-        Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
-        has feature names that are all strings.
+    %(fit_attributes)s
 
     See Also
     --------
