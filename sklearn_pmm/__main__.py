@@ -18,8 +18,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_pmm import PMMRegressor
 from sklearn_pmm.datasets import (
+    _TEST_FUNCTION_LOOKUP,
     PAPER_PMM_NMAE,
     TEST_FUNCTIONS,
+    _normalize_name,
     make_test_function,
     make_test_grid,
     normalized_mae,
@@ -97,10 +99,9 @@ def main(argv=None):
 
 def _function_key(parser, name):
     """The key of :data:`TEST_FUNCTIONS` that ``name`` spells, else a usage error."""
-    canonical = name.strip().lower().replace("_", " ").replace("-", " ")
-    for key in TEST_FUNCTIONS:
-        if key.lower() == canonical:
-            return key
+    key = _TEST_FUNCTION_LOOKUP.get(_normalize_name(name))
+    if key is not None:
+        return key
     valid = ", ".join(repr(key) for key in TEST_FUNCTIONS)
     parser.error(
         f"unknown test function {name.strip()!r}; valid names (case-insensitive, "

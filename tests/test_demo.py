@@ -44,7 +44,9 @@ def fake_regressor(monkeypatch, on_fit):
     monkeypatch.setattr("sklearn_pmm.__main__.PMMRegressor", FakeRegressor)
 
 
-@pytest.mark.parametrize("functions", ["Cosine-peak,runge", "cosine_peak, Runge"])
+@pytest.mark.parametrize(
+    "functions", ["Cosine-peak,runge", "cosine_peak, Runge", "cosine__PEAK,runge"]
+)
 def test_demo_accepts_the_spellings_of_the_datasets_module(
     functions, monkeypatch, capsys
 ):
