@@ -110,6 +110,7 @@ def test_grid_windows_rejects_bad_shapes_and_strides(window_shape, stride):
         ([(9, 0, 2, 2)], "must overlap the 8 x 8 image"),
         ([(0, -5, 2, 3)], "must overlap the 8 x 8 image"),
         ([(0, 0, 1.5, 2)], "non-empty list of integer"),
+        ([(0, 0, 3.0, 2)], "non-empty list of integer"),
         ([[1, 2, 3]], "non-empty list of integer"),
         ([(0, 0, np.nan, 2)], "non-empty list of integer"),
     ],
