@@ -339,3 +339,13 @@ def test_a_failed_member_stops_the_members_in_other_threads(
     # Stopped, not waited for: a start left running takes 100 or more.
     assert n_evaluations < 50
     assert _blas_threads() == before
+
+
+def test_committees_score_as_their_members_on_the_common_checks():
+    from sklearn.utils import get_tags
+
+    from sklearn_pmm import PMMImageClassifier
+
+    assert get_tags(PMMClassifierCV(PMMImageClassifier())).classifier_tags.poor_score
+    assert not get_tags(PMMClassifierCV()).classifier_tags.poor_score
+    assert not get_tags(PMMRegressorCV()).regressor_tags.poor_score

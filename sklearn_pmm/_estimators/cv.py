@@ -24,6 +24,7 @@ from sklearn.base import (
     RegressorMixin,
     clone,
 )
+from sklearn.utils import get_tags
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
@@ -53,6 +54,19 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
+
+    def _with_member_poor_score(self, tags):
+        """``tags`` with the members' ``poor_score``: the committee scores as
+        they do (PMMImageClassifier on the common checks' blobs).  Called by
+        the subclasses, after their mixins have set their own task tags."""
+        member = self.estimator
+        if member is None:
+            member = self._default_estimator()
+        for kind in ("classifier_tags", "regressor_tags"):
+            own, members = getattr(tags, kind), getattr(get_tags(member), kind)
+            if own is not None and members is not None:
+                own.poor_score = members.poor_score
+        return tags
 
     def _fit_members(self, X, y, sample_weight):
         estimator = self.estimator
@@ -168,6 +182,9 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
         "estimator": [PMMRegressor, None],
     }
 
+    def __sklearn_tags__(self):
+        return self._with_member_poor_score(super().__sklearn_tags__())
+
     @staticmethod
     def _default_estimator():
         return PMMRegressor()
@@ -273,6 +290,9 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
         **_PMMCommittee._parameter_constraints,
         "estimator": [_PMMClassifierBase, None],
     }
+
+    def __sklearn_tags__(self):
+        return self._with_member_poor_score(super().__sklearn_tags__())
 
     @staticmethod
     def _default_estimator():
