@@ -89,9 +89,8 @@ SHARED = {
     "fit_attributes": r"""n_iter_ : int
         Solver iterations (epochs) of the retained run, over all its stages
         (and its continuation on every row, see Notes).  After
-        ``partial_fit``, its epochs since the last ``fit``, whose iterations
-        are not counted: ``partial_fit`` keeps its own units (those of its
-        first block), so its losses do not continue ``fit``'s curve.
+        ``partial_fit``, its epochs since the last ``fit``, whose solver
+        iterations are not counted.
     loss_ : float
         Training loss (internal units) at the last iteration of the retained
         run.  With ``early_stopping`` the kept parameters may be an earlier

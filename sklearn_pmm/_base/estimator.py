@@ -632,7 +632,13 @@ class _BasePMM(BaseEstimator, ABC):
             "validation_scores_": run.validation_scores,
             "best_validation_score_": run.best_validation_score,
         }
-        extra = {**(extra or {}), "_partial_state": None}
+        # partial_fit continues in these units (the "first block" rule is
+        # for a model that fit has not trained).
+        extra = {
+            **(extra or {}),
+            "_partial_state": None,
+            "_fit_units": (x_scaling, y_shift, y_scale),
+        }
         return self._set_fitted(spec, model, theta, fitted, extra)
 
     def _fitted_start(self, model, x_scaling, y_shift, y_scale):
@@ -855,11 +861,11 @@ class _BasePMM(BaseEstimator, ABC):
     def _partial_fit_pmm(self, X, targets, sample_weight, output_scaling, extra):
         """One Adam epoch over a block of rows (validated, zero weights dropped).
 
-        The first call standardises with the first block's moments
-        (``output_scaling(targets, sample_weight)`` for the targets) and keeps
-        that scaling for every later block; it starts from the fitted
-        matrices if ``fit`` ran before (the same layout is required), else
-        from a random draw.  The Adam
+        After ``fit`` the first call starts from the fitted matrices (the
+        same layout is required) in ``fit``'s internal units; otherwise it
+        standardises with the first block's moments
+        (``output_scaling(targets, sample_weight)`` for the targets) and
+        starts from a random draw.  Later blocks keep the first call's units.  The Adam
         state is kept between calls as arrays.
         """
         spec = self._model_spec(X.shape[1], targets.shape[1])
@@ -877,8 +883,11 @@ class _BasePMM(BaseEstimator, ABC):
                 "previous call. Call fit, or restore them."
             )
         if state is None:
-            x_scaling = model.map.input_scaling(X, sample_weight)
-            y_shift, y_scale = output_scaling(targets, sample_weight)
+            if continuing:
+                x_scaling, y_shift, y_scale = self._fit_units
+            else:
+                x_scaling = model.map.input_scaling(X, sample_weight)
+                y_shift, y_scale = output_scaling(targets, sample_weight)
             rng = check_random_state(self.random_state)
             if continuing:
                 theta = self._fitted_start(model, x_scaling, y_shift, y_scale)

@@ -148,9 +148,10 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
 
         Repeated calls over the blocks of a data set too large for memory
         converge as ``fit(solver="adam")`` does.  The first call needs every
-        class in ``classes``, fixes the standardisation of the inputs from its
-        block (the "first block" rule) and starts from the fitted matrices if
-        :meth:`fit` ran before; ``batch_size``, ``learning_rate_init``,
+        class in ``classes``; after :meth:`fit` it continues from the fitted
+        matrices in ``fit``'s standardisation, otherwise it fixes the
+        standardisation of the inputs from its block (the "first block"
+        rule) and starts from a random draw; ``batch_size``, ``learning_rate_init``,
         ``beta_1``, ``beta_2``, ``epsilon`` and ``shuffle`` apply, whatever
         ``solver`` is.  There is no validation split: the smoothness prior
         applies only with ``early_stopping=False`` (with early stopping,

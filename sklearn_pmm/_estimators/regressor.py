@@ -262,10 +262,11 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         """Update the model with one Adam epoch over a block of data.
 
         Repeated calls over the blocks of a data set too large for memory
-        converge as ``fit(solver="adam")`` does.  The first call fixes the
-        standardisation of inputs and targets from its block (the "first
-        block" rule: give it a representative block) and starts from the
-        fitted matrices if :meth:`fit` ran before; ``batch_size``,
+        converge as ``fit(solver="adam")`` does.  After :meth:`fit` the first
+        call continues from the fitted matrices in ``fit``'s standardisation;
+        otherwise it fixes the standardisation of inputs and targets from its
+        block (the "first block" rule: give it a representative block) and
+        starts from a random draw; ``batch_size``,
         ``learning_rate_init``, ``beta_1``, ``beta_2``, ``epsilon`` and
         ``shuffle`` apply, whatever ``solver`` is.  There is no validation split:
         the smoothness prior applies only with ``early_stopping=False`` (with
