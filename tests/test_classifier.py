@@ -396,3 +396,19 @@ def test_auto_matrix_size_of_a_one_class_fit():
     X, _ = _blobs(2)
     clf = PMMClassifier().fit(X, np.zeros(len(X)))
     assert clf.hamiltonians_.shape == (3, 10, 10)
+
+
+def test_auto_matrix_size_warns_when_many_classes_make_it_large():
+    # 40 classes: 42 x 42 matrices.  The warning comes before any training.
+    X = np.arange(80.0).reshape(-1, 1)
+    y = np.repeat(np.arange(40), 2)
+    est = PMMClassifier(max_iter=1, early_stopping=False)
+    with pytest.warns(UserWarning, match="42 x 42 matrices for 40 classes"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+    assert est.hamiltonians_.shape[-1] == 42
+    # Ten classes (digits) stay quiet.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        PMMClassifier()._resolved_matrix_size(10)

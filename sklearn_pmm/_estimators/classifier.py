@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """PMMClassifier: a parametric matrix model for binary and multiclass data."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,6 +28,10 @@ _CONSTANT_MODEL_GAP = float(-np.log(np.finfo(np.float64).tiny))
 # classes (benchmarks/results/classifier_settings.md, "Matrix size").
 _AUTO_MIN_MATRIX_SIZE = 10
 _AUTO_LEVELS_OVER_CLASSES = 2
+# Above this "auto" size (31 classes or more; the sizes benchmarked stop at
+# 12) a warning says what the size costs: every iteration decomposes one
+# n x n matrix per sample, O(n^3) each, with n^2 floats per matrix.
+_AUTO_SIZE_WARNING = 32
 
 
 class _PMMClassifierBase(ClassifierMixin, _BasePMM):
@@ -386,7 +391,9 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         :math:`n = \max(10, K + 2)` for :math:`K` classes: 10 up to eight
         classes, 12 for ten.  Chosen by cross-validation on four fold seeds
         (``benchmarks/results/classifier_settings.md``, "Matrix size"): 12
-        beat 10 on digits and lost to it on wine and breast cancer.
+        beat 10 on digits and lost to it on wine and breast cancer.  With 31
+        classes or more it warns: every iteration decomposes one
+        :math:`n \times n` matrix per sample.
     n_eigenvectors : int, default=3
         Number ``r`` of eigenvectors read out.
     n_decoders : int or None, default=1
@@ -545,6 +552,16 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         self.class_weight = class_weight
 
     def _resolved_matrix_size(self, n_outputs):
-        if self.matrix_size == "auto":
-            return max(_AUTO_MIN_MATRIX_SIZE, n_outputs + _AUTO_LEVELS_OVER_CLASSES)
-        return int(self.matrix_size)
+        if self.matrix_size != "auto":
+            return int(self.matrix_size)
+        size = max(_AUTO_MIN_MATRIX_SIZE, n_outputs + _AUTO_LEVELS_OVER_CLASSES)
+        if size > _AUTO_SIZE_WARNING:
+            warnings.warn(
+                f"matrix_size='auto' gives {size} x {size} matrices for "
+                f"{n_outputs} classes: every iteration decomposes one per sample, "
+                "so the fit may be very slow. Pass a smaller matrix_size, or use "
+                "a regressor if y is a continuous quantity.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return size
