@@ -1075,3 +1075,19 @@ def test_as_many_directions_as_features_fits_the_full_affine_model():
     assert singular[1] > 1e-3 * singular[0]
     assert projected.score(X, y) > 0.999
     assert full.score(X, y) > 0.999
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_string_targets_convert_or_fail_clearly(method):
+    # As Ridge: numeric strings are numbers, others a clear ValueError, and
+    # a "nan" string is caught as NaN.
+    X, y = make_data(n_samples=40)
+    fitted = getattr(PMMRegressor(**TINY, max_iter=5), method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        expected = getattr(PMMRegressor(**TINY, max_iter=5), method)(X, y)
+        assert_allclose(fitted(X, y.astype(str)).predict(X), expected.predict(X))
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        getattr(PMMRegressor(**TINY), method)(X, np.full(40, "a"))
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        getattr(PMMRegressor(**TINY), method)(X, np.where(y > 0, "nan", "1.0"))
