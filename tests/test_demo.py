@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""The README's first command: ``python -m sklearn_pmm``."""
+"""The README's first command: the demo, ``sklearn-pmm-demo``."""
 
 import subprocess
 import sys
