@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
-from sklearn.datasets import load_iris, make_friedman1
+from sklearn.datasets import load_iris, make_friedman1, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_info
 
@@ -476,6 +476,21 @@ def test_a_start_with_a_nan_loss_never_wins(estimator_class, monkeypatch):
             else (est.predict_proba(X))
         )
     assert_array_equal(fitted[np.nan], fitted[np.inf])
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_adam_warns_when_it_ends_worse_than_it_started(early_stopping):
+    # A user's review: learning_rate_init=1.0 gave R² -278 (-2008 without
+    # early stopping) and no warning.  A working rate must stay quiet.
+    X, y = make_regression(n_samples=200, n_features=4, noise=5, random_state=0)
+    params = dict(solver="adam", random_state=0, max_iter=100)
+    params["early_stopping"] = early_stopping
+    with pytest.warns(ConvergenceWarning, match="than at its start .* too large"):
+        PMMRegressor(**params, learning_rate_init=1.0).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        PMMRegressor(**params, learning_rate_init=1e-2).fit(X, y)
+    assert not [w for w in caught if "than at its start" in str(w.message)]
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)

@@ -62,7 +62,8 @@ SHARED = {
         eigensolves run in chunks sized by scikit-learn's
         ``working_memory``, not by this.)
     learning_rate_init : float, default=1e-3
-        Adam's step size.
+        Adam's step size.  A fit that ends with a higher loss than it
+        started from warns that it is too large.
     beta_1, beta_2 : float, default=0.9, 0.999
         Adam's decay rates of the first and second moment estimates.
     epsilon : float, default=1e-8

@@ -585,6 +585,8 @@ class _BasePMM(BaseEstimator, ABC):
                 f"{solver} produced non-finite parameters or outputs; try a larger "
                 "alpha or rescaling the data."
             )
+        if self.solver == "adam":
+            self._warn_if_adam_lost_ground(data, held_out, starts[best], run, policy)
         if run.stopped_early:  # chosen on the validation split
             n_iter = run.result.nit
             if run.stage_hit_max_iter:
@@ -640,6 +642,31 @@ class _BasePMM(BaseEstimator, ABC):
             "_fit_units": (x_scaling, y_shift, y_scale),
         }
         return self._set_fitted(spec, model, theta, fitted, extra)
+
+    def _warn_if_adam_lost_ground(self, data, held_out, start, run, policy):
+        """Warn when the kept parameters do worse than Adam's start.
+
+        The loss compared is the validation loss if there is a split (the
+        kept parameters' is known; the start's costs one pass over the
+        held-out rows), else the training loss (two passes).  Worse than the
+        start even at the best iteration means the steps overshot.
+        """
+        rows, end_loss = held_out, run.selection_loss
+        if rows is None:
+            rows = (data.inputs, data.targets, data.sample_weight)
+            end_loss = self._validate(
+                data.model, data.data_loss, run.theta, rows, policy
+            )[0]
+        start_loss = self._validate(data.model, data.data_loss, start, rows, policy)[0]
+        if end_loss > start_loss:
+            kind = "training" if held_out is None else "validation"
+            warnings.warn(
+                f"Adam ended with a higher {kind} loss ({end_loss:.3g}) than at its "
+                f"start ({start_loss:.3g}): learning_rate_init="
+                f"{self.learning_rate_init} is probably too large.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
 
     def _fitted_start(self, model, x_scaling, y_shift, y_scale):
         """The fitted parameters in the internal units of a new fit of ``model``."""
