@@ -87,3 +87,23 @@ def test_param_validation(estimator):
 @pytest.mark.parametrize("estimator", _first_of_each_class(), ids=repr)
 def test_dataframe_column_names_consistency(estimator):
     check_dataframe_column_names_consistency(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator_class",
+    [PMMRegressor, PMMClassifier, PMMImageClassifier, PMMRegressorCV, PMMClassifierCV],
+)
+def test_parameters_are_documented_in_signature_order(estimator_class):
+    # numpydoc: the Parameters section lists every parameter, in the order of
+    # the signature (the shared texts are filled in by fill_doc).
+    import inspect
+    import re
+
+    section = estimator_class.__doc__.split("Parameters\n    ----------\n")[1]
+    section = section.split("\n    Attributes\n")[0]
+    documented = [
+        name.strip()
+        for names in re.findall(r"^    (\w[\w, ]*) :", section, flags=re.MULTILINE)
+        for name in names.split(",")
+    ]
+    assert documented == list(inspect.signature(estimator_class).parameters)

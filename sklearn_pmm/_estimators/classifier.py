@@ -499,6 +499,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         hermitian="complex",
         alpha=1e-3,
         smoothness=10.0,
+        n_directions=None,
         max_iter=3000,
         tol=1e-6,
         n_restarts=0,
@@ -516,7 +517,6 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         random_state=None,
         warm_start=False,
         verbose=0,
-        n_directions=None,
         temperature=0.3,
         class_weight=None,
     ):

@@ -149,6 +149,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         hermitian="complex",
         alpha=0.0,
         smoothness=10.0,
+        n_directions=None,
         max_iter=3000,
         tol=1e-8,
         n_restarts=1,
@@ -166,7 +167,6 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         random_state=None,
         warm_start=False,
         verbose=0,
-        n_directions=None,
     ):
         super().__init__(
             matrix_size=matrix_size,
