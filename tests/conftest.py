@@ -1,10 +1,55 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Fixtures shared by the test files."""
 
+import threading
+import time
+
 import pytest
+from threadpoolctl import threadpool_info
 
 from sklearn_pmm._core import eigh
 from sklearn_pmm._core.maps import PrimaryMap
+from sklearn_pmm._core.model import PMMModel
+
+
+def _blas_thread_counts():
+    return [
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
+    ]
+
+
+@pytest.fixture
+def blas_threads():
+    """A function giving the thread counts of the loaded BLAS libraries."""
+    return _blas_thread_counts
+
+
+@pytest.fixture
+def failing_evaluation(monkeypatch):
+    """``fail(error, message)`` makes the 10th loss evaluation raise
+    ``error(message)`` and returns the list that counts the evaluations.
+
+    Each evaluation sleeps 5 ms first, so that joblib notices the failure
+    within a few evaluations of each thread, whatever the machine's load.
+    """
+
+    def fail(error, message):
+        evaluations, lock = [], threading.Lock()
+        loss_gradient = PMMModel.loss_gradient
+
+        def failing_loss_gradient(self, *args, **kwargs):
+            with lock:
+                evaluations.append(None)
+                failing = len(evaluations) == 10
+            if failing:
+                raise error(message)
+            time.sleep(0.005)
+            return loss_gradient(self, *args, **kwargs)
+
+        monkeypatch.setattr(PMMModel, "loss_gradient", failing_loss_gradient)
+        return evaluations
+
+    return fail
 
 
 @pytest.fixture

@@ -13,10 +13,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
-from threadpoolctl import threadpool_info
 
 from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
-from sklearn_pmm._core.model import PMMModel
 from sklearn_pmm._estimators import cv as cv_module
 
 SMALL = dict(matrix_size=4, n_eigenvectors=2, max_iter=60, random_state=0)
@@ -263,24 +261,20 @@ def test_image_classifier_members_stop_on_their_folds():
     assert committee.predict_proba(X[120:130]).shape == (10, 3)
 
 
-def _blas_threads():
-    return [
-        info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"
-    ]
-
-
 @ignore_convergence
 @pytest.mark.parametrize("committee_class", [PMMRegressorCV, PMMClassifierCV])
-def test_member_threads_leave_the_blas_threads_as_they_were(committee_class):
+def test_member_threads_leave_the_blas_threads_as_they_were(
+    committee_class, blas_threads
+):
     # OpenBLAS ignores a raised thread count while a thread that ran BLAS
     # under the lower one lives: the members' threads cannot restore it.
     regression = committee_class is PMMRegressorCV
     X, y = regression_data() if regression else classification_data()
     member = (PMMRegressor if regression else PMMClassifier)(matrix_size=3, max_iter=10)
-    before = _blas_threads()
+    before = blas_threads()
     for _ in range(3):
         committee_class(member, n_estimators=4, n_jobs=2).fit(X, y)
-        assert _blas_threads() == before
+        assert blas_threads() == before
 
 
 @ignore_convergence
@@ -302,26 +296,12 @@ def test_failed_fit_leaves_the_committee_unchanged():
 @pytest.mark.parametrize("member_restarts", [0, 1])
 @pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
 def test_a_failed_member_stops_the_members_in_other_threads(
-    error, member_restarts, monkeypatch
+    error, member_restarts, failing_evaluation, blas_threads
 ):
     # joblib leaves the other threads of a failed Parallel call running: the
     # committee must stop them, and a member's own threaded starts, before it
     # raises, and restore the BLAS threads.
-    evaluations, lock = [], threading.Lock()
-    loss_gradient = PMMModel.loss_gradient
-
-    def failing_loss_gradient(self, *args, **kwargs):
-        with lock:
-            evaluations.append(None)
-            fail = len(evaluations) == 10
-        if fail:
-            raise error("a member failed")
-        # Slow enough that joblib notices the failure within a few
-        # evaluations of each thread, whatever the load.
-        time.sleep(0.005)
-        return loss_gradient(self, *args, **kwargs)
-
-    monkeypatch.setattr(PMMModel, "loss_gradient", failing_loss_gradient)
+    evaluations = failing_evaluation(error, "a member failed")
     X, y = regression_data(n_samples=200)
     member = PMMRegressor(
         **{**SMALL, "max_iter": 500},
@@ -330,7 +310,7 @@ def test_a_failed_member_stops_the_members_in_other_threads(
         early_stopping=False,
         tol=0,
     )
-    before = _blas_threads()
+    before = blas_threads()
     with pytest.raises(error, match="a member failed"):
         PMMRegressorCV(member, n_estimators=3, n_jobs=2).fit(X, y)
     n_evaluations = len(evaluations)
@@ -338,7 +318,7 @@ def test_a_failed_member_stops_the_members_in_other_threads(
     assert len(evaluations) == n_evaluations
     # Stopped, not waited for: a start left running takes 100 or more.
     assert n_evaluations < 50
-    assert _blas_threads() == before
+    assert blas_threads() == before
 
 
 def test_committees_score_as_their_members_on_the_common_checks():

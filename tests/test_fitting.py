@@ -5,7 +5,6 @@ and fits that either succeed or leave the estimator as it was."""
 
 import copy
 import re
-import threading
 import time
 import warnings
 
@@ -14,7 +13,6 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris, make_friedman1, make_regression
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info
 
 from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
 from sklearn_pmm._base import estimator as estimator_base
@@ -68,28 +66,13 @@ def test_adam_without_shuffle_takes_the_rows_in_their_order(how, monkeypatch):
     assert_allclose(np.concatenate(batches).ravel(), standardised, rtol=1e-12)
 
 
-def blas_threads():
-    return [
-        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"
-    ]
-
-
 @pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
-def test_a_failed_start_stops_the_starts_in_other_threads(error, monkeypatch):
+def test_a_failed_start_stops_the_starts_in_other_threads(
+    error, failing_evaluation, blas_threads
+):
     # joblib leaves the other threads of a failed Parallel call running: the
     # fit must stop them before it raises, and restore the BLAS threads.
-    evaluations, lock = [], threading.Lock()
-    loss_gradient = PMMModel.loss_gradient
-
-    def failing_loss_gradient(self, *args, **kwargs):
-        with lock:
-            evaluations.append(None)
-            fail = len(evaluations) == 10
-        if fail:
-            raise error("a start failed")
-        return loss_gradient(self, *args, **kwargs)
-
-    monkeypatch.setattr(PMMModel, "loss_gradient", failing_loss_gradient)
+    evaluations = failing_evaluation(error, "a start failed")
     X, y = make_data(PMMRegressor, n_samples=200)
     before = blas_threads()
     est = PMMRegressor(
