@@ -89,7 +89,8 @@ SHARED = {
         L-BFGS the gradient norm.""",
     "fit_attributes": r"""n_iter_ : int
         Solver iterations (epochs) of the retained run, over all its stages
-        (and its continuation on every row, see Notes).  After
+        (and, for a converged candidate chosen on the validation split, its
+        continuation on every row).  After
         ``partial_fit``, its epochs since the last ``fit``, whose solver
         iterations are not counted.
     loss_ : float

@@ -892,8 +892,8 @@ class _BasePMM(BaseEstimator, ABC):
         same layout is required) in ``fit``'s internal units; otherwise it
         standardises with the first block's moments
         (``output_scaling(targets, sample_weight)`` for the targets) and
-        starts from a random draw.  Later blocks keep the first call's units.  The Adam
-        state is kept between calls as arrays.
+        starts from a random draw.  Later blocks keep the first call's
+        units.  The Adam state is kept between calls as arrays.
         """
         spec = self._model_spec(X.shape[1], targets.shape[1])
         model = self._build_model(spec)

@@ -156,11 +156,12 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         class in ``classes``; after :meth:`fit` it continues from the fitted
         matrices in ``fit``'s standardisation, otherwise it fixes the
         standardisation of the inputs from its block (the "first block"
-        rule) and starts from a random draw; ``batch_size``, ``learning_rate_init``,
-        ``beta_1``, ``beta_2``, ``epsilon`` and ``shuffle`` apply, whatever
-        ``solver`` is.  There is no validation split: the smoothness prior
-        applies only with ``early_stopping=False`` (with early stopping,
-        ``fit``'s smoothness path ends unpenalised, and so do the blocks).
+        rule) and starts from a random draw; ``batch_size``,
+        ``learning_rate_init``, ``beta_1``, ``beta_2``, ``epsilon`` and
+        ``shuffle`` apply, whatever ``solver`` is.  There is no validation
+        split: the smoothness prior applies only with
+        ``early_stopping=False`` (with early stopping, ``fit``'s smoothness
+        path ends unpenalised, and so do the blocks).
         ``class_weight="balanced"`` needs the whole data set and is not
         supported here.
 
