@@ -752,3 +752,15 @@ def test_sample_weight_equivalence_check_passes_with_the_defaults(
         # ... and stopped after 100 iterations.
         est.set_params(max_iter=100)
         check_sample_weight_equivalence_on_dense_data(estimator_class.__name__, est)
+
+
+def test_lbfgs_convergence_warning_names_max_iter_not_scaling():
+    # scikit-learn's message advises scaling the data, which the estimator
+    # does itself.
+    X, y = make_data(PMMRegressor, n_samples=60)
+    with pytest.warns(ConvergenceWarning) as caught:
+        PMMRegressor(**SMALL, max_iter=3, early_stopping=False).fit(X, y)
+    message = str(caught[0].message)
+    assert "lbfgs failed to converge after 3 iteration(s)" in message
+    assert "Increase max_iter (max_iter=3)." in message
+    assert "scale the data" not in message

@@ -31,7 +31,7 @@ from sklearn_pmm._base.solvers import (
     minimize_adam,
     minimize_lbfgs,
 )
-from sklearn_pmm._compat import Interval, StrOptions, _check_optimize_result
+from sklearn_pmm._compat import Interval, StrOptions
 from sklearn_pmm._core.eigh import (
     Cancellation,
     ExecutionPolicy,
@@ -607,9 +607,19 @@ class _BasePMM(BaseEstimator, ABC):
                     stacklevel=3,
                 )
         else:
-            n_iter = n_iter_before + _check_optimize_result(
-                "lbfgs", run.result, self.max_iter
-            )
+            n_iter = n_iter_before + run.result.nit
+            if run.result.status != 0:
+                # scikit-learn's own message would advise scaling the data,
+                # which the estimator already does.
+                advice = "."
+                if run.result.status == STATUS_MAX_ITER:
+                    advice = f". Increase max_iter (max_iter={self.max_iter})."
+                warnings.warn(
+                    f"lbfgs failed to converge after {run.result.nit} iteration(s) "
+                    f"(status={run.result.status}): {run.result.message}{advice}",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
         # A feature constant over the rows the chosen parameters were fitted
         # on gave its couplings no gradient from the data: they are what the
         # random start and the penalties made of them.  Dropping them makes
