@@ -16,6 +16,13 @@ SHARED = {
         ``k + n_eigenvectors - 1`` counted from the lowest.  With
         ``"largest_magnitude"`` the outputs jump where two :math:`|\lambda|`
         cross.""",
+    # The end of every estimator's n_decoders entry.
+    "n_decoders_readouts": (
+        r"""``readout="eigenvalues"`` has no decoders and ignores it.  With
+        ``readout="expectation"`` an integer needs ``n_eigenvectors <
+        matrix_size``: an observable summed over a whole eigenbasis is its
+        trace, the same for every input."""
+    ),
     "n_directions": r"""n_directions : int or None, default=None
         ``None`` gives every feature its own coupling matrix, :math:`H(x) =
         H_0 + \sum_l x_l H_l`.  An integer :math:`K \le p` learns :math:`K`

@@ -403,10 +403,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         class); ``None`` gives one decoder per eigenvector pair
         :math:`i \le j` (or per eigenvector for ``readout="expectation"``)
         and class.
-        ``readout="eigenvalues"`` has no decoders and ignores it.  With
-        ``readout="expectation"`` an integer needs ``n_eigenvectors <
-        matrix_size``: an observable summed over a whole eigenbasis is its
-        trace, the same for every input.
+        %(n_decoders_readouts)s
     %(which)s
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger

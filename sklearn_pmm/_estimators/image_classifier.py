@@ -95,10 +95,7 @@ class PMMImageClassifier(_PMMClassifierBase):
         An integer ``l`` gives ``l`` decoders per class, each shared by all
         eigenvector pairs; ``None`` gives one decoder per eigenvector pair
         :math:`i \le j` (or per eigenvector for ``readout="expectation"``).
-        ``readout="eigenvalues"`` has no decoders and ignores it.  With
-        ``readout="expectation"`` an integer needs ``n_eigenvectors <
-        matrix_size``: an observable summed over a whole eigenbasis is its
-        trace, the same for every input.
+        %(n_decoders_readouts)s
     which : {"lowest", "highest", "largest_magnitude"} or int, default="lowest"
         Which eigenpairs of each :math:`H_c` are read out: the lowest
         eigenvalues (ascending), the highest (descending), the largest

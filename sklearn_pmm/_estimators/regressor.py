@@ -74,10 +74,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         ``None`` gives one decoder per eigenvector pair :math:`i \le j` (or per
         eigenvector for ``readout="expectation"``) and output; an integer
         ``l`` gives ``l`` decoders per output, each shared by all pairs.
-        ``readout="eigenvalues"`` has no decoders and ignores it.  With
-        ``readout="expectation"`` an integer needs ``n_eigenvectors <
-        matrix_size``: an observable summed over a whole eigenbasis is its
-        trace, the same for every input.
+        %(n_decoders_readouts)s
     %(which)s
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
