@@ -920,15 +920,13 @@ class _BasePMM(BaseEstimator, ABC):
                 "previous call. Call fit, or restore them."
             )
         if state is None:
+            rng = check_random_state(self.random_state)
             if continuing:
                 x_scaling, y_shift, y_scale = self._fit_units
+                theta = self._fitted_start(model, x_scaling, y_shift, y_scale)
             else:
                 x_scaling = model.map.input_scaling(X, sample_weight)
                 y_shift, y_scale = output_scaling(targets, sample_weight)
-            rng = check_random_state(self.random_state)
-            if continuing:
-                theta = self._fitted_start(model, x_scaling, y_shift, y_scale)
-            else:
                 theta = model.initial_parameters(rng)
             optimizer = AdamOptimizer(
                 theta, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon
