@@ -107,9 +107,8 @@ def merge_duplicate_rows(X, targets, sample_weight):
 
 
 def _largest_in_one_to_two(weights):
-    """``weights`` times the power of two that brings the largest into [1, 2)."""
-    if not len(weights):
-        return weights
+    """``weights`` (at least one positive: the estimators reject all-zero
+    weights) times the power of two that brings the largest into [1, 2)."""
     _, exponent = np.frexp(weights.max())
     return np.ldexp(weights, 1 - exponent)
 
