@@ -522,6 +522,38 @@ def test_two_channel_images_and_explicit_windows():
         clf.fit(X + 1j, y)
 
 
+@pytest.mark.parametrize(
+    "settings, n_features",
+    [
+        (dict(window_shape=1), 16),
+        (dict(windows=[(3, 3, 1, 1)]), 16),
+        (dict(windows=[(0, 0, 1, 1), (3, 3, 2, 2)]), 16),  # clipped to 1 x 1
+        ({}, 1),  # a one-pixel image
+    ],
+    ids=["grid", "explicit", "clipped", "one-feature"],
+)
+def test_one_pixel_windows_only_are_rejected(settings, n_features):
+    # A one-pixel window's Gram matrices are [[1]] whatever the image: with
+    # only such windows the model would be constant in X (it was: one
+    # probability row for every image).
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(12, n_features), np.arange(12) % 2
+    with pytest.raises(ValueError, match="one pixel"):
+        PMMImageClassifier(**CHEAP | settings).fit(X, y)
+
+
+def test_a_one_pixel_window_among_others_is_allowed():
+    # A 5 x 5 grid of 4 x 4 windows at stride 4 ends in a one-pixel corner
+    # window; the other windows read the image.
+    rng = np.random.RandomState(0)
+    X, y = rng.rand(20, 25), np.arange(20) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = PMMImageClassifier(**CHEAP | dict(window_shape=4, stride=4)).fit(X, y)
+    assert [4, 4, 1, 1] in clf.windows_.tolist()
+    assert len(np.unique(clf.predict_proba(X).round(12), axis=0)) > 1
+
+
 # --------------------------------------------------------------------------
 # The benchmark's data loading and training, on a stand-in for MNIST
 

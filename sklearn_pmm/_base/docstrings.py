@@ -91,6 +91,10 @@ SHARED = {
         :term:`Glossary <random_state>`.
     warm_start : bool, default=False
         Continue from the fitted matrices of the previous call to ``fit``.
+        If a parameter that sets the matrices' shapes (such as
+        ``matrix_size`` or ``n_eigenvectors``) has changed since, nothing can
+        be reused and the fit starts afresh; so does a regressor whose
+        number of outputs changed.  A classifier's classes must not change.
     verbose : int, default=0
         Print the loss and elapsed time at every iteration (epoch), and with
         L-BFGS the gradient norm.""",

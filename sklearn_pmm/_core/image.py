@@ -58,10 +58,12 @@ def _starts(length, size, step):
 def grid_windows(image_shape, window_shape, stride):
     r"""Windows on a regular grid that cover the whole image.
 
-    Window starts are :math:`0, s, 2s, \dots` along each axis, up to the first
-    window that reaches the image's last row (column); windows larger than the
-    image, or crossing its edge, are clipped to it.  With a stride no larger
-    than the window, every pixel is in some window.
+    Window starts are :math:`0, s, 2s, \dots` along each axis, while the
+    previous window ends before the image's last row (column) and the next
+    start is inside the image; windows larger than the image, or crossing its
+    edge, are clipped to it.  With a stride no larger than the window, every
+    pixel is in some window; with a larger one, the pixels between windows,
+    and those after the last, are not read.
 
     Parameters
     ----------

@@ -77,14 +77,19 @@ class PMMImageClassifier(_PMMClassifierBase):
     window_shape : int or tuple of int, default=4
         ``(height, width)`` of the windows (an int gives square windows).
     stride : int or tuple of int, default=2
-        Steps between window starts along rows and columns; the windows run
-        from the top-left corner until they reach the last row (column).
-        Windows crossing the image's edge, or larger than it, are clipped.
+        Steps between window starts along rows and columns; the starts run
+        from the top-left corner while the previous window ends before the
+        last row (column) and the next start is inside the image.  Windows
+        crossing the image's edge, or larger than it, are clipped.  With a
+        stride larger than the window, the pixels between windows, and those
+        after the last window, are not read.
     windows : list of tuple or None, default=None
         Explicit ``(row, col, height, width)`` windows, clipped to the image,
         instead of the grid of ``window_shape`` and ``stride``.  Windows of
         different sizes are zero-padded to the largest: the padded rows and
-        columns of their Gram matrices are zero.
+        columns of their Gram matrices are zero.  A one-pixel window reads
+        nothing (its Gram matrices are always ``[[1]]``); settings whose
+        every window has one pixel raise a ``ValueError``.
     latent_size : int, default=10
         Size ``m`` of the latent matrix :math:`M`.
     matrix_size : int, default=6
@@ -169,7 +174,10 @@ class PMMImageClassifier(_PMMClassifierBase):
         :term:`Glossary <random_state>`.
     warm_start : bool, default=False
         Continue from the fitted matrices of the previous call to ``fit``.
-        The classes must not change between calls.
+        The classes must not change between calls.  If a parameter that sets
+        the matrices' shapes or the windows (such as ``window_shape``,
+        ``latent_size`` or ``matrix_size``) has changed since, nothing can be
+        reused and the fit starts afresh.
     verbose : int, default=0
         Print the loss, gradient norm and elapsed time at every iteration.
     temperature : float, default=0.3
@@ -372,6 +380,13 @@ class PMMImageClassifier(_PMMClassifierBase):
             windows = grid_windows(image_shape, self.window_shape, self.stride)
         else:
             windows = clip_windows(image_shape, self.windows)
+        if np.all(windows[:, 2] * windows[:, 3] == 1):
+            raise ValueError(
+                f"Every window on image_shape={image_shape} (n_features="
+                f"{n_features}) has one pixel, and a one-pixel window's Gram "
+                "matrices are [[1]] for every image: the model would be "
+                "constant in X. Use windows of at least two pixels."
+            )
         if len(image_shape) == 3 and self.hermitian != "complex":
             raise ValueError(
                 f"image_shape={image_shape} gives complex (two-channel) images, "
