@@ -590,11 +590,26 @@ def test_partial_fit_rejects_undeclared_classes_and_needs_classes():
     est = PMMClassifier(**SMALL)
     with pytest.raises(ValueError, match="classes must be passed"):
         est.partial_fit(X, y)
-    est.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
     with pytest.raises(ValueError, match=r"not in `classes`: \[2\]"):
+        est.partial_fit(X, y, classes=[0, 1])
+    est.partial_fit(X[y < 2], y[y < 2], classes=[0, 1])
+    with pytest.raises(
+        ValueError, match=r"does not have: \[2\] \(its classes, \[0, 1\]"
+    ):
         est.partial_fit(X, y)
-    with pytest.raises(ValueError, match="is not the same as on the first call"):
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\]` is not the same"):
         est.partial_fit(X, y, classes=[0, 1, 2])
+    # After fit the classes are fit's, and the messages say so (they spoke
+    # of a first call to partial_fit that never happened).
+    fitted = PMMClassifier(**SMALL).fit(X[y < 2], y[y < 2])
+    with pytest.raises(
+        ValueError, match="set by the first call to partial_fit or by fit"
+    ):
+        fitted.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(
+        ValueError, match="were set by the first call to partial_fit or by fit"
+    ):
+        fitted.partial_fit(X, y)
 
 
 def test_partial_fit_applies_the_smoothness_prior_only_without_early_stopping():

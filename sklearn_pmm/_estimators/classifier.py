@@ -193,8 +193,9 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             np.unique(classes), self.classes_
         ):
             raise ValueError(
-                f"`classes={list(classes)}` is not the same as on the first call "
-                f"to partial_fit, which was {list(self.classes_)}."
+                f"`classes={np.asarray(classes).tolist()}` is not the same as the "
+                f"model's classes, {self.classes_.tolist()}, set by the first call "
+                "to partial_fit or by fit."
             )
         else:
             classes = self.classes_
@@ -206,10 +207,16 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
         check_classification_targets(y)
         unseen = np.setdiff1d(y, classes)
-        if len(unseen):
+        if len(unseen) and first_call:
             raise ValueError(
                 f"y contains classes not in `classes`: {unseen.tolist()}; declare "
                 "every class on the first call to partial_fit."
+            )
+        if len(unseen):
+            raise ValueError(
+                f"y contains classes the model does not have: {unseen.tolist()} "
+                f"(its classes, {classes.tolist()}, were set by the first call to "
+                "partial_fit or by fit; fit again to add classes)."
             )
         y_ind = np.searchsorted(classes, y)
         sample_weight = _check_sample_weight(
