@@ -64,7 +64,10 @@ class PMMImageClassifier(_PMMClassifierBase):
     upper triangles).  The gradients are analytic (Hellmann–Feynman and
     first-order perturbation theory through the eigendecompositions, then the
     vector–Jacobian products of :math:`H_c` and :math:`M`).  Pixel values
-    need no scaling: the Gram matrices are normalised per window.
+    need no scaling: the Gram matrices are normalised per window.  For the
+    same reason only an exactly zero window is blank: faint background noise
+    is normalised to full scale and reads like strokes, so zero such
+    backgrounds before fitting.
 
     Parameters
     ----------
