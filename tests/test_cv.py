@@ -231,6 +231,36 @@ def test_same_random_state_same_members():
     assert not np.allclose(other.fit(X, y).predict(X), first.predict(X))
 
 
+@ignore_convergence
+@pytest.mark.parametrize(
+    "committee_class, member_class, data",
+    [
+        (PMMRegressorCV, PMMRegressor, regression_data),
+        (PMMClassifierCV, PMMClassifier, classification_data),
+    ],
+)
+def test_committee_random_state_seeds_the_members(committee_class, member_class, data):
+    X, y = data()
+    unseeded = {**SMALL, "random_state": None}
+
+    def fit(random_state, member_random_state=None):
+        member = member_class(**{**unseeded, "random_state": member_random_state})
+        return committee_class(member, n_estimators=2, random_state=random_state).fit(
+            X, y
+        )
+
+    # The committee's seed alone makes it reproducible (with the default,
+    # unseeded member the committee could not be seeded at all, and
+    # check_estimator's set_random_state reached nothing).
+    method = "predict_proba" if committee_class is PMMClassifierCV else "predict"
+    expected = getattr(fit(0), method)(X)
+    assert_array_equal(getattr(fit(0), method)(X), expected)
+    # It stands in for the member's, and wins over it when both are set.
+    assert_array_equal(getattr(fit(None, 0), method)(X), expected)
+    assert_array_equal(getattr(fit(0, 1), method)(X), expected)
+    assert not np.allclose(getattr(fit(1), method)(X), expected)
+
+
 def test_committee_leaves_its_member_unfitted():
     X, y = regression_data()
     member = PMMRegressor(**SMALL)

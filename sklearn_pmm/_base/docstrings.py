@@ -170,7 +170,12 @@ SHARED = {
         Number of members fitted at once, in threads.  ``None`` means 1
         unless in a :obj:`joblib.parallel_config` context; ``-1`` means all
         processors.  The members, and so the committee, do not depend on
-        it.""",
+        it.
+    random_state : int, RandomState instance or None, default=None
+        Draws the folds and the members' random states.  ``None`` means the
+        ``random_state`` of ``estimator``, so that a seeded member seeds the
+        committee; with both ``None`` every fit differs.  See
+        :term:`Glossary <random_state>`.""",
     "committee_attributes": """estimators_ : list of {kind}
         The ``K`` fitted members; member ``k`` stopped early on fold ``k``.
     cv_scores_ : ndarray of shape (n_estimators,)

@@ -48,12 +48,16 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "n_estimators": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, n_estimators=5, n_jobs=None):
+    def __init__(
+        self, estimator=None, *, n_estimators=5, n_jobs=None, random_state=None
+    ):
         self.estimator = estimator
         self.n_estimators = n_estimators
         self.n_jobs = n_jobs
+        self.random_state = random_state
 
     def _with_member_poor_score(self, tags):
         """``tags`` with the members' ``poor_score``: the committee scores as
@@ -78,7 +82,12 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
         # every member trains on about as many rows as one PMM does; at least
         # two, so that a member has rows to train on.
         n_folds = max(2, self.n_estimators, round(1 / estimator.validation_fraction))
-        random_state = check_random_state(estimator.random_state)
+        # The committee's own random_state, else the member's: either seeds
+        # the whole committee.
+        random_state = self.random_state
+        if random_state is None:
+            random_state = estimator.random_state
+        random_state = check_random_state(random_state)
         # One shuffle for all members: their validation folds are disjoint.
         fold_seed = random_state.randint(np.iinfo(np.int32).max)
         member_seeds = random_state.randint(
@@ -149,8 +158,8 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
         The member to clone; ``None`` means ``PMMRegressor()``.  Every
         member stops early on its fold, whatever ``early_stopping`` is, and
         starts afresh, whatever ``warm_start`` is; ``validation_fraction``
-        sets the size of the folds and ``random_state`` draws the folds and
-        the members' random states.
+        sets the size of the folds, and its ``random_state`` stands in for
+        the committee's if that is ``None``.
     %(committee_parameters)s
 
     Attributes
@@ -258,8 +267,8 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
         The member to clone; ``None`` means ``PMMClassifier()``.  Every
         member stops early on its fold, whatever ``early_stopping`` is, and
         starts afresh, whatever ``warm_start`` is; ``validation_fraction``
-        sets the size of the folds and ``random_state`` draws the folds and
-        the members' random states.
+        sets the size of the folds, and its ``random_state`` stands in for
+        the committee's if that is ``None``.
     %(committee_parameters)s
 
     Attributes
