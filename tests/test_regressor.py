@@ -706,6 +706,36 @@ def test_eigenvalue_readout_reads_one_level_per_output():
         fit(X, y, readout="eigenvalues", n_eigenvectors=2)
 
 
+@ignore_convergence
+@pytest.mark.parametrize("which", ["lowest", "highest", "largest_magnitude", 1])
+def test_eigenvalue_readout_does_not_use_n_eigenvectors(which):
+    # The first n_outputs levels of a larger selection are the same levels,
+    # so n_eigenvectors changes nothing, and it must not demand a larger
+    # matrix (the default r = 3 rejected matrix_size=1 and 2, and which=1
+    # on 3 x 3, though one level was read).
+    X, y = make_data(n_samples=20)
+    predictions = [
+        fit(
+            X,
+            y,
+            readout="eigenvalues",
+            matrix_size=4,
+            which=which,
+            n_eigenvectors=r,
+            max_iter=20,
+        ).predict(X)
+        for r in (1, 3, 4)
+    ]
+    assert_array_equal(predictions[1], predictions[0])
+    assert_array_equal(predictions[2], predictions[0])
+    for matrix_size in (1, 2):
+        est = fit(X, y, readout="eigenvalues", matrix_size=matrix_size, max_iter=20)
+        assert est.predict(X).shape == y.shape
+    fit(X, y, readout="eigenvalues", matrix_size=3, which=2, max_iter=20)
+    with pytest.raises(ValueError, match="which=3 selects levels up to 3"):
+        fit(X, y, readout="eigenvalues", matrix_size=3, which=3)
+
+
 @pytest.mark.parametrize(
     "params, name",
     [

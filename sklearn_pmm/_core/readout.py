@@ -232,14 +232,16 @@ class EigenvalueReadout(Readout):
     r"""Selected eigenvalues as outputs: :math:`z_k = \lambda_k(x) + g_k`.
 
     The affine eigenvalue PMM of the universal-approximation theorem.  Output
-    ``k`` reads the ``k``-th selected level; ``max(n_eigenvectors,
-    n_outputs)`` levels are selected, so every output has its own level.
+    ``k`` reads the ``k``-th selected level; ``n_outputs`` levels are
+    selected, so every output has its own level.  ``n_eigenvectors`` is not
+    used: the first ``n_outputs`` of any larger selection are the same levels
+    (whatever ``which`` is), so it could only have demanded a larger matrix.
 
     Examples
     --------
     >>> import numpy as np
     >>> from sklearn_pmm._core.readout import EigenvalueReadout
-    >>> readout = EigenvalueReadout(n_outputs=2, n_eigenvectors=1)
+    >>> readout = EigenvalueReadout(n_outputs=2, n_eigenvectors=3)
     >>> readout.n_levels
     2
     >>> readout.forward(None, np.array([[[-1.0, 2.0]]]), {})[0]
@@ -250,15 +252,13 @@ class EigenvalueReadout(Readout):
 
     def __init__(self, n_outputs, n_eigenvectors, n_decoders=None, n_systems=1):
         super().__init__(n_outputs, n_eigenvectors, n_decoders, n_systems)
-        self.n_levels = max(n_eigenvectors, n_outputs)
+        self.n_levels = n_outputs
 
     def validate(self, matrix_size):
         if self.n_levels > matrix_size:
             raise ValueError(
                 f"The eigenvalue readout reads one level per output: "
-                f"max(n_eigenvectors={self.n_eigenvectors}, n_outputs="
-                f"{self.n_outputs}) = {self.n_levels} levels, but "
-                f"matrix_size={matrix_size}."
+                f"{self.n_levels} levels, but matrix_size={matrix_size}."
             )
 
     def forward(self, vectors, values, params):

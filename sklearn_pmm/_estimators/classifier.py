@@ -415,8 +415,8 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
         \Delta_{ki} v_i`; ``"eigenvalues"`` uses the selected eigenvalues
-        (plus :math:`g_k`), one per class, from :math:`\max(r, K)` selected
-        levels, so ``matrix_size`` must be at least the number of classes.
+        (plus :math:`g_k`), one per class, so ``matrix_size`` must be at
+        least the number of classes (``n_eigenvectors`` is not used).
     hermitian : {"real", "complex"}, default="complex"
         Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
         Hermitian ones (:math:`n^2` floats each).

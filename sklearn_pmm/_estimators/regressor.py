@@ -79,7 +79,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_k = g_k + \sum_i v_i^\dagger
         \Delta_{ki} v_i`; ``"eigenvalues"`` returns the selected eigenvalues
-        (plus :math:`g_k`), one per output.
+        (plus :math:`g_k`), one per output (``n_eigenvectors`` is not used).
     hermitian : {"real", "complex"}, default="complex"
         Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
         Hermitian ones (:math:`n^2` floats each).
