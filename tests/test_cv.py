@@ -38,6 +38,15 @@ def classification_data(n_samples=90, n_classes=3, seed=0):
     return X, y
 
 
+BOTH_COMMITTEES = pytest.mark.parametrize(
+    "committee_class, member_class, data",
+    [
+        (PMMRegressorCV, PMMRegressor, regression_data),
+        (PMMClassifierCV, PMMClassifier, classification_data),
+    ],
+)
+
+
 @pytest.mark.parametrize("n_folds", [2, 3, 5])
 def test_validation_folds_partition_the_rows_and_keep_class_shares(n_folds):
     _, y = classification_data(n_samples=60)
@@ -200,13 +209,7 @@ def test_invalid_member_parameters_are_reported():
         PMMRegressorCV(PMMRegressor(matrix_size=0), n_estimators=2).fit(X, y)
 
 
-@pytest.mark.parametrize(
-    "committee_class, member_class, data",
-    [
-        (PMMRegressorCV, PMMRegressor, regression_data),
-        (PMMClassifierCV, PMMClassifier, classification_data),
-    ],
-)
+@BOTH_COMMITTEES
 def test_default_member_is_the_default_estimator(committee_class, member_class, data):
     X, y = data()
     committee = committee_class(n_estimators=2).fit(X, y)
@@ -232,19 +235,12 @@ def test_same_random_state_same_members():
 
 
 @ignore_convergence
-@pytest.mark.parametrize(
-    "committee_class, member_class, data",
-    [
-        (PMMRegressorCV, PMMRegressor, regression_data),
-        (PMMClassifierCV, PMMClassifier, classification_data),
-    ],
-)
+@BOTH_COMMITTEES
 def test_committee_random_state_seeds_the_members(committee_class, member_class, data):
     X, y = data()
-    unseeded = {**SMALL, "random_state": None}
 
     def fit(random_state, member_random_state=None):
-        member = member_class(**{**unseeded, "random_state": member_random_state})
+        member = member_class(**{**SMALL, "random_state": member_random_state})
         return committee_class(member, n_estimators=2, random_state=random_state).fit(
             X, y
         )
