@@ -403,10 +403,11 @@ def test_auto_matrix_size_warns_when_many_classes_make_it_large():
     X = np.arange(80.0).reshape(-1, 1)
     y = np.repeat(np.arange(40), 2)
     est = PMMClassifier(max_iter=1, early_stopping=False)
-    with pytest.warns(UserWarning, match="42 x 42 matrices for 40 classes"):
+    with pytest.warns(UserWarning, match="42 x 42 matrices for 40 classes") as caught:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X, y)
+    assert {warning.filename for warning in caught} == {__file__}
     assert est.hamiltonians_.shape[-1] == 42
     # Ten classes (digits) stay quiet.
     with warnings.catch_warnings():

@@ -189,9 +189,11 @@ def test_member_convergence_warnings_reach_the_caller():
     # a split, so L-BFGS runs to max_iter and warns.
     X, y = regression_data()
     member = PMMRegressor(**{**SMALL, "max_iter": 2})
-    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge") as caught:
         committee = PMMRegressorCV(member, n_estimators=2).fit(X[:3], y[:3])
     assert np.all(np.isnan(committee.cv_scores_))
+    # At the committee's fit call, past joblib's dispatch of the members.
+    assert {warning.filename for warning in caught} == {__file__}
 
 
 @pytest.mark.parametrize(

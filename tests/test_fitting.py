@@ -384,9 +384,13 @@ def test_smoothness_penalty_is_scale_free(complex_valued):
 def test_a_smoothness_path_cut_by_max_iter_warns(estimator, data):
     # Every stage ends at max_iter while the validation loss still falls; the
     # smooth candidate wins on these data, so only the path's own check warns.
-    with pytest.warns(ConvergenceWarning, match="smoothness path reached max_iter"):
+    with pytest.warns(
+        ConvergenceWarning, match="smoothness path reached max_iter"
+    ) as caught:
         estimator.fit(*data)
     assert estimator.n_iter_ <= 4 * estimator.max_iter
+    # Shown at the caller's fit line, not inside the package.
+    assert {warning.filename for warning in caught} == {__file__}
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -468,8 +472,11 @@ def test_adam_warns_when_it_ends_worse_than_it_started(early_stopping):
     X, y = make_regression(n_samples=200, n_features=4, noise=5, random_state=0)
     params = dict(solver="adam", random_state=0, max_iter=100)
     params["early_stopping"] = early_stopping
-    with pytest.warns(ConvergenceWarning, match="than at its start .* too large"):
+    with pytest.warns(
+        ConvergenceWarning, match="than at its start .* too large"
+    ) as caught:
         PMMRegressor(**params, learning_rate_init=1.0).fit(X, y)
+    assert {warning.filename for warning in caught} == {__file__}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         PMMRegressor(**params, learning_rate_init=1e-2).fit(X, y)
@@ -531,9 +538,10 @@ def test_adam_at_max_iter_warns(estimator_class):
     est = estimator_class(**SMALL, solver="adam", early_stopping=False, max_iter=2)
     with pytest.warns(
         ConvergenceWarning, match=r"Stochastic Optimizer: Maximum iterations \(2\)"
-    ):
+    ) as caught:
         est.fit(X, y)
     assert est.n_iter_ == 2
+    assert {warning.filename for warning in caught} == {__file__}
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
@@ -779,3 +787,7 @@ def test_lbfgs_convergence_warning_names_max_iter_not_scaling():
     assert "lbfgs failed to converge after 3 iteration(s)" in message
     assert "Increase max_iter (max_iter=3)." in message
     assert "scale the data" not in message
+    # The warning points at this fit call, however deep in the package and
+    # scikit-learn's fit wrapper it was raised (stacklevel=3 had pointed at
+    # the estimator's own fit).
+    assert caught[0].filename == __file__

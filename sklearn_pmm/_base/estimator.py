@@ -11,6 +11,7 @@ plain values only; the model is rebuilt from them when needed.
 
 import contextlib
 import functools
+import sys
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
@@ -60,6 +61,39 @@ _PROGRESS = (100, 0.1)
 _CANDIDATE_PATIENCE = 50
 # batch_size="auto" for Adam, as in scikit-learn's MLP.
 _AUTO_BATCH_SIZE = 200
+
+
+def _is_internal(frame):
+    """Whether ``frame`` runs this package's code, scikit-learn's ``fit``
+    wrapper (``_fit_context``) or joblib's dispatch of committee members."""
+    module = frame.f_globals.get("__name__", "")
+    return module.startswith(("sklearn_pmm.", "joblib.")) or module in (
+        "sklearn.base",
+        "sklearn.utils.parallel",
+    )
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn`` attributed to the first caller outside the package.
+
+    That is usually the user's ``fit`` call, so that the line the warning
+    shows, and a ``warnings.filterwarnings(module=...)`` filter, are the
+    user's, whatever the depth of the call inside the package.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_pmm._base.estimator import warn_at_caller
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_at_caller("the fit may be slow", UserWarning)
+    >>> caught[0].category.__name__, str(caught[0].message)
+    ('UserWarning', 'the fit may be slow')
+    """
+    frame, stacklevel = sys._getframe(1), 2
+    while frame.f_back is not None and _is_internal(frame):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 def merge_duplicate_rows(X, targets, sample_weight):
@@ -589,21 +623,19 @@ class _BasePMM(BaseEstimator, ABC):
         if run.stopped_early:  # chosen on the validation split
             n_iter = run.result.nit
             if run.stage_hit_max_iter:
-                warnings.warn(
+                warn_at_caller(
                     f"A stage of the smoothness path reached max_iter={self.max_iter} "
                     "while the validation loss was still improving. Increase "
                     "max_iter.",
                     ConvergenceWarning,
-                    stacklevel=3,
                 )
         elif self.solver == "adam":
             n_iter = run.result.nit
             if run.result.status == STATUS_MAX_ITER:
-                warnings.warn(
+                warn_at_caller(
                     f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                     "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
-                    stacklevel=3,
                 )
         else:
             n_iter = n_iter_before + run.result.nit
@@ -613,11 +645,10 @@ class _BasePMM(BaseEstimator, ABC):
                 advice = "."
                 if run.result.status == STATUS_MAX_ITER:
                     advice = f". Increase max_iter (max_iter={self.max_iter})."
-                warnings.warn(
+                warn_at_caller(
                     f"lbfgs failed to converge after {run.result.nit} iteration(s) "
                     f"(status={run.result.status}): {run.result.message}{advice}",
                     ConvergenceWarning,
-                    stacklevel=3,
                 )
         # A feature constant over the rows the chosen parameters were fitted
         # on gave its couplings no gradient from the data: they are what the
@@ -669,12 +700,11 @@ class _BasePMM(BaseEstimator, ABC):
         start_loss = self._validate(data.model, data.data_loss, start, rows, policy)[0]
         if end_loss > start_loss:
             kind = "training" if held_out is None else "validation"
-            warnings.warn(
+            warn_at_caller(
                 f"Adam ended with a higher {kind} loss ({end_loss:.3g}) than at its "
                 f"start ({start_loss:.3g}): learning_rate_init="
                 f"{self.learning_rate_init} is probably too large.",
                 ConvergenceWarning,
-                stacklevel=4,
             )
 
     def _fitted_start(self, model, x_scaling, y_shift, y_scale):

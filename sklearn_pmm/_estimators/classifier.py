@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """PMMClassifier: a parametric matrix model for binary and multiclass data."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -16,6 +15,7 @@ from sklearn_pmm._base.estimator import (
     _BasePMM,
     drop_zero_weight_rows,
     leaves_estimator_unchanged_on_error,
+    warn_at_caller,
 )
 from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
 from sklearn_pmm._core.loss import SoftmaxCrossEntropy
@@ -561,12 +561,11 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
             return int(self.matrix_size)
         size = max(_AUTO_MIN_MATRIX_SIZE, n_outputs + _AUTO_LEVELS_OVER_CLASSES)
         if size > _AUTO_SIZE_WARNING:
-            warnings.warn(
+            warn_at_caller(
                 f"matrix_size='auto' gives {size} x {size} matrices for "
                 f"{n_outputs} classes: every iteration decomposes one per sample, "
                 "so the fit may be very slow. Pass a smaller matrix_size, or use "
                 "a regressor if y is a continuous quantity.",
                 UserWarning,
-                stacklevel=2,
             )
         return size
