@@ -791,3 +791,29 @@ def test_lbfgs_convergence_warning_names_max_iter_not_scaling():
     # scikit-learn's fit wrapper it was raised (stacklevel=3 had pointed at
     # the estimator's own fit).
     assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_all_zero_weights_are_rejected_whatever_scikit_learn_checks(
+    estimator_class, method, monkeypatch
+):
+    # scikit-learn rejects all-zero weights only from 1.9 on; on 1.7 and 1.8
+    # (simulated: their check lets them through) the regressor failed with
+    # NumPy's "zero-size array to reduction operation maximum".
+    from sklearn_pmm import _compat
+    from sklearn_pmm._estimators import classifier, regressor
+
+    def lenient(sample_weight, X, **kwargs):
+        return np.asarray(sample_weight, dtype=float)
+
+    # Wherever the package takes scikit-learn's check from.
+    for module in (_compat, classifier, regressor):
+        monkeypatch.setattr(module, "_check_sample_weight", lenient, raising=False)
+    X, y = make_data(estimator_class)
+    classifier_block = method == "partial_fit" and estimator_class is PMMClassifier
+    extra = {"classes": np.unique(y)} if classifier_block else {}
+    with pytest.raises(ValueError, match="at least one non-zero number"):
+        getattr(estimator_class(**SMALL), method)(
+            X, y, sample_weight=np.zeros(len(y)), **extra
+        )

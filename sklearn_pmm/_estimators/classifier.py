@@ -17,7 +17,7 @@ from sklearn_pmm._base.estimator import (
     leaves_estimator_unchanged_on_error,
     warn_at_caller,
 )
-from sklearn_pmm._compat import Interval, StrOptions, _check_sample_weight, _fit_context
+from sklearn_pmm._compat import Interval, StrOptions, _fit_context, check_sample_weight
 from sklearn_pmm._core.loss import SoftmaxCrossEntropy
 
 # Logit gap (in units of the temperature) of the constant single-class model:
@@ -106,9 +106,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
                 "the previous call to fit. Previously got "
                 f"{self.classes_}, `y` has {classes}"
             )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight(sample_weight, X)
         self._check_class_weight()
         # "balanced" gives an infinite weight to a class whose samples all
         # weigh zero; that class carries no weight either way.
@@ -219,9 +217,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
                 "partial_fit or by fit; fit again to add classes)."
             )
         y_ind = np.searchsorted(classes, y)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight(sample_weight, X)
         self._check_class_weight()
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         sample_weight = sample_weight * class_weight[y_ind]

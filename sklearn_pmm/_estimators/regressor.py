@@ -11,7 +11,7 @@ from sklearn_pmm._base.estimator import (
     drop_zero_weight_rows,
     leaves_estimator_unchanged_on_error,
 )
-from sklearn_pmm._compat import _check_sample_weight, _fit_context
+from sklearn_pmm._compat import _fit_context, check_sample_weight
 from sklearn_pmm._core.loss import SquaredError, weighted_r2_score
 from sklearn_pmm._core.maps import weighted_mean_scale
 
@@ -235,9 +235,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             reset=not warm_candidate,
         )
         y = _float_targets(y)
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight(sample_weight, X)
         X, targets, sample_weight = self._training_rows(
             X, y.reshape(len(y), -1), sample_weight
         )
@@ -307,9 +305,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
                 f"y has {y.ndim} dimension(s) but the previous blocks had "
                 f"{self._y_ndim}."
             )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        sample_weight = check_sample_weight(sample_weight, X)
         X, targets, sample_weight = drop_zero_weight_rows(
             X, y.reshape(len(y), -1), sample_weight
         )
