@@ -13,6 +13,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_iris, make_friedman1, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_pmm import PMMClassifier, PMMRegressor, PMMRegressorCV
 from sklearn_pmm._base import estimator as estimator_base
@@ -791,6 +794,24 @@ def test_lbfgs_convergence_warning_names_max_iter_not_scaling():
     # scikit-learn's fit wrapper it was raised (stacklevel=3 had pointed at
     # the estimator's own fit).
     assert caught[0].filename == __file__
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda est: make_pipeline(StandardScaler(), est),
+        lambda est: GridSearchCV(est, {"alpha": [0.0]}, cv=2),
+    ],
+    ids=["pipeline", "search"],
+)
+def test_warnings_through_scikit_learn_point_at_the_caller(wrap):
+    # A filter on the user's module must match whatever scikit-learn
+    # meta-estimator called fit (they had pointed into pipeline.py).
+    X, y = make_data(PMMRegressor, n_samples=60)
+    model = wrap(PMMRegressor(**SMALL, max_iter=3, early_stopping=False))
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed") as caught:
+        model.fit(X, y)
+    assert {warning.filename for warning in caught} == {__file__}
 
 
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)

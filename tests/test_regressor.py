@@ -729,11 +729,32 @@ def test_eigenvalue_readout_does_not_use_n_eigenvectors(which):
     assert_array_equal(predictions[1], predictions[0])
     assert_array_equal(predictions[2], predictions[0])
     for matrix_size in (1, 2):
-        est = fit(X, y, readout="eigenvalues", matrix_size=matrix_size, max_iter=20)
+        est = fit(
+            X,
+            y,
+            readout="eigenvalues",
+            matrix_size=matrix_size,
+            n_eigenvectors=3,
+            max_iter=20,
+        )
         assert est.predict(X).shape == y.shape
     fit(X, y, readout="eigenvalues", matrix_size=3, which=2, max_iter=20)
     with pytest.raises(ValueError, match="which=3 selects levels up to 3"):
         fit(X, y, readout="eigenvalues", matrix_size=3, which=3)
+
+
+@ignore_convergence
+def test_eigenvalue_readout_continues_after_a_change_of_n_eigenvectors():
+    # n_eigenvectors is unused by this readout, so changing it must not make
+    # a new model: a warm start continues, and so does partial_fit.
+    X, y = make_data(n_samples=30)
+    params = dict(readout="eigenvalues", matrix_size=3, n_eigenvectors=3)
+    est = fit(X, y, **params, max_iter=30, warm_start=True)
+    before = est.hamiltonians_.copy()
+    est.set_params(n_eigenvectors=1, max_iter=1).fit(X, y)
+    # measured: 3.6e-15 when continuing, 47 for a cold start
+    assert np.abs(est.hamiltonians_ - before).max() < 1e-3
+    est.partial_fit(X, y)
 
 
 @pytest.mark.parametrize(

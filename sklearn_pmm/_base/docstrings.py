@@ -14,6 +14,8 @@ SHARED = {
         highest (descending), the largest :math:`|\lambda|` (the paper's
         choice), or, for an integer ``k``, levels ``k`` to
         ``k + n_eigenvectors - 1`` counted from the lowest.  With
+        ``readout="eigenvalues"`` it selects one level per output instead
+        of ``n_eigenvectors``.  With
         ``"largest_magnitude"`` the outputs jump where two :math:`|\lambda|`
         cross.""",
     # The end of every estimator's n_decoders entry.
@@ -92,8 +94,9 @@ SHARED = {
     warm_start : bool, default=False
         Continue from the fitted matrices of the previous call to ``fit``.
         If a parameter that sets the matrices' shapes (such as
-        ``matrix_size`` or ``n_eigenvectors``) has changed since, nothing can
-        be reused and the fit starts afresh; so does a regressor whose
+        ``matrix_size``, or ``n_eigenvectors`` but with
+        ``readout="eigenvalues"``) has changed since, nothing can be reused
+        and the fit starts afresh; so does a regressor whose
         number of outputs changed.  A classifier's classes must not change.
     verbose : int, default=0
         Print the loss and elapsed time at every iteration (epoch), and with

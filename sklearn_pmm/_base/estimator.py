@@ -11,13 +11,16 @@ plain values only; the model is rebuilt from them when needed.
 
 import contextlib
 import functools
+import os
 import sys
 import warnings
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 from typing import NamedTuple
 
+import joblib
 import numpy as np
+import sklearn
 from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -63,22 +66,28 @@ _CANDIDATE_PATIENCE = 50
 _AUTO_BATCH_SIZE = 200
 
 
+# The code a warning should not be attributed to: this package, scikit-learn
+# (its fit wrapper, and meta-estimators such as Pipeline or GridSearchCV that
+# call fit for the user) and joblib (committee members).  By file, not by
+# module name: the package's doctests run with its modules' globals.
+_INTERNAL_DIRECTORIES = tuple(
+    os.path.dirname(module.__file__) + os.sep
+    for module in (sys.modules["sklearn_pmm"], sklearn, joblib)
+)
+
+
 def _is_internal(frame):
-    """Whether ``frame`` runs this package's code, scikit-learn's ``fit``
-    wrapper (``_fit_context``) or joblib's dispatch of committee members."""
-    module = frame.f_globals.get("__name__", "")
-    return module.startswith(("sklearn_pmm.", "joblib.")) or module in (
-        "sklearn.base",
-        "sklearn.utils.parallel",
-    )
+    """Whether ``frame`` runs code of :data:`_INTERNAL_DIRECTORIES`."""
+    return frame.f_code.co_filename.startswith(_INTERNAL_DIRECTORIES)
 
 
 def warn_at_caller(message, category):
     """``warnings.warn`` attributed to the first caller outside the package.
 
-    That is usually the user's ``fit`` call, so that the line the warning
-    shows, and a ``warnings.filterwarnings(module=...)`` filter, are the
-    user's, whatever the depth of the call inside the package.
+    That is usually the user's ``fit`` call, also through a Pipeline or a
+    search, so that the line the warning shows, and a
+    ``warnings.filterwarnings(module=...)`` filter, are the user's, whatever
+    the depth of the call inside the package and scikit-learn.
 
     Examples
     --------
@@ -415,6 +424,12 @@ class _BasePMM(BaseEstimator, ABC):
     @abstractmethod
     def _model_spec(self, n_features, n_outputs):
         """Plain values the model is built from (stored as fitted state)."""
+
+    def _spec_n_eigenvectors(self):
+        """``n_eigenvectors`` as the model uses it: ``None`` for the eigenvalue
+        readout, which reads one level per output, so that changing it
+        changes no spec (warm starts and ``partial_fit`` carry on)."""
+        return None if self.readout == "eigenvalues" else int(self.n_eigenvectors)
 
     @abstractmethod
     def _build_map(self, spec):
@@ -1083,7 +1098,7 @@ class _AffinePMM(_BasePMM):
             "n_features": int(n_features),
             "n_outputs_per_system": int(n_outputs),
             "matrix_size": self._resolved_matrix_size(n_outputs),
-            "n_eigenvectors": int(self.n_eigenvectors),
+            "n_eigenvectors": self._spec_n_eigenvectors(),
             "n_decoders": None if self.n_decoders is None else int(self.n_decoders),
             "which": self.which if isinstance(self.which, str) else int(self.which),
             "readout": self.readout,

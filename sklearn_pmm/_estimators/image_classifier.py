@@ -65,9 +65,10 @@ class PMMImageClassifier(_PMMClassifierBase):
     first-order perturbation theory through the eigendecompositions, then the
     vector–Jacobian products of :math:`H_c` and :math:`M`).  Pixel values
     need no scaling: the Gram matrices are normalised per window.  For the
-    same reason only an exactly zero window is blank: faint background noise
-    is normalised to full scale and reads like strokes, so zero such
-    backgrounds before fitting.
+    same reason faint background noise is normalised to full scale and
+    reads like strokes (only a zero window, or one whose non-zero pixels
+    share no row and no column, reads as blank), so zero such backgrounds
+    before fitting.
 
     Parameters
     ----------
@@ -98,7 +99,8 @@ class PMMImageClassifier(_PMMClassifierBase):
     matrix_size : int, default=6
         Size ``n`` of the class matrices :math:`H_c`.
     n_eigenvectors : int, default=2
-        Number ``r`` of eigenvectors of each class matrix read out.
+        Number ``r`` of eigenvectors of each class matrix read out (not used
+        by ``readout="eigenvalues"``).
     n_decoders : int or None, default=1
         An integer ``l`` gives ``l`` decoders per class, each shared by all
         eigenvector pairs; ``None`` gives one decoder per eigenvector pair
@@ -108,7 +110,8 @@ class PMMImageClassifier(_PMMClassifierBase):
         Which eigenpairs of each :math:`H_c` are read out: the lowest
         eigenvalues (ascending), the highest (descending), the largest
         :math:`|\lambda|`, or, for an integer ``k``, levels ``k`` to ``k +
-        n_eigenvectors - 1`` counted from the lowest.
+        n_eigenvectors - 1`` counted from the lowest.  With
+        ``readout="eigenvalues"`` it selects one level per class matrix.
     readout : {"decoder", "expectation", "eigenvalues"}, default="decoder"
         ``"expectation"`` gives :math:`z_c = g_c + \sum_i v_i^\dagger
         \Delta_{ci} v_i`; ``"eigenvalues"`` gives :math:`z_c = g_c +
@@ -403,7 +406,7 @@ class PMMImageClassifier(_PMMClassifierBase):
             "windows": tuple(tuple(int(v) for v in row) for row in windows),
             "latent_size": int(self.latent_size),
             "matrix_size": int(self.matrix_size),
-            "n_eigenvectors": int(self.n_eigenvectors),
+            "n_eigenvectors": self._spec_n_eigenvectors(),
             "n_decoders": None if self.n_decoders is None else int(self.n_decoders),
             "which": self.which if isinstance(self.which, str) else int(self.which),
             "readout": self.readout,
