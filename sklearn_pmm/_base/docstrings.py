@@ -94,7 +94,7 @@ SHARED = {
     warm_start : bool, default=False
         Continue from the fitted matrices of the previous call to ``fit``.
         If a parameter that sets the matrices' shapes (such as
-        ``matrix_size``, or ``n_eigenvectors`` but with
+        ``matrix_size``, or ``n_eigenvectors`` except with
         ``readout="eigenvalues"``) has changed since, nothing can be reused
         and the fit starts afresh; so does a regressor whose
         number of outputs changed.  A classifier's classes must not change.
