@@ -32,6 +32,7 @@ def check_sample_weight(sample_weight, X):
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
-    if not sample_weight.sum() > 0:
+    # Not sum() > 0: the sum of huge weights overflows (and warns).
+    if not np.any(sample_weight > 0):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sample_weight
