@@ -139,6 +139,20 @@ def test_huge_or_tiny_weights_fit_like_unit_weights(estimator_class):
     assert_allclose(getattr(weighted, method)(X), unit, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+def test_huge_weights_in_partial_fit_fit_like_unit_weights(estimator_class):
+    # The classifier's check for a positive block weight summed the weights,
+    # which overflowed at 2**1020 (a RuntimeWarning, an error here).
+    X, y = make_data(estimator_class)
+    extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
+    method = "predict_proba" if estimator_class is PMMClassifier else "predict"
+    unit = estimator_class(**SMALL).partial_fit(X, y, **extra)
+    huge = estimator_class(**SMALL).partial_fit(
+        X, y, sample_weight=np.full(len(X), 2.0**1020), **extra
+    )
+    assert_array_equal(getattr(huge, method)(X), getattr(unit, method)(X))
+
+
 @ignore_convergence
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
 @pytest.mark.parametrize("early_stopping", [False, True])

@@ -205,12 +205,12 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         X, y = validate_data(self, X, y, dtype=np.float64, reset=first_call)
         check_classification_targets(y)
         unseen = np.setdiff1d(y, classes)
-        if len(unseen) and first_call:
-            raise ValueError(
-                f"y contains classes not in `classes`: {unseen.tolist()}; declare "
-                "every class on the first call to partial_fit."
-            )
         if len(unseen):
+            if first_call:
+                raise ValueError(
+                    f"y contains classes not in `classes`: {unseen.tolist()}; "
+                    "declare every class on the first call to partial_fit."
+                )
             raise ValueError(
                 f"y contains classes the model does not have: {unseen.tolist()} "
                 f"(its classes, {classes.tolist()}, were set by the first call to "
@@ -221,7 +221,8 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         self._check_class_weight()
         class_weight = compute_class_weight(self.class_weight, classes=classes, y=y)
         sample_weight = sample_weight * class_weight[y_ind]
-        if not sample_weight.sum() > 0:
+        # Not sum() > 0: the sum of huge weights overflows (and warns).
+        if not np.any(sample_weight > 0):
             raise ValueError(
                 "The block's sample weights times class weights sum to zero."
             )
