@@ -14,7 +14,13 @@ processes, BLAS capped at one thread::
 
 The data sets are those of ``bench_tabular.py``; its regression ones
 (``diabetes``, ``friedman1``) fit ``PMMRegressor`` in ``KFold`` and print :math:`R^2`
-instead of accuracy.
+instead of accuracy.  Two more are the two-dimensional problems of
+``examples/plot_classifier_boundaries.py``, whose class boundaries are curved
+where those of the four tabular sets are nearly linear: ``moons``
+(``make_moons(300, noise=0.3, random_state=0)``) and ``circles``
+(``make_circles(300, noise=0.2, factor=0.5, random_state=1)``) and ``xor``
+(300 points uniform on the square :math:`[-1, 1]^2`, the class the sign of
+:math:`x_1 x_2`).
 
 A difference of one or two test rows is within the noise of one split;
 ``--cv-seeds 0,1,2,3`` repeats the cross-validation with those shuffle seeds
@@ -42,6 +48,7 @@ import time
 
 import numpy as np
 from bench_tabular import DATASETS
+from sklearn.datasets import make_circles, make_moons
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.pipeline import make_pipeline
@@ -51,12 +58,32 @@ from threadpoolctl import threadpool_limits
 from sklearn_pmm import PMMClassifier, PMMClassifierCV, PMMRegressor, PMMRegressorCV
 
 
+def _xor(n_samples=300, random_state=0):
+    X = np.random.default_rng(random_state).uniform(-1.0, 1.0, (n_samples, 2))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(int)
+
+
+# The data of examples/plot_classifier_boundaries.py.
+SETTINGS_DATASETS = {
+    **DATASETS,
+    "moons": (
+        "classification",
+        lambda: make_moons(n_samples=300, noise=0.3, random_state=0),
+    ),
+    "circles": (
+        "classification",
+        lambda: make_circles(n_samples=300, noise=0.2, factor=0.5, random_state=1),
+    ),
+    "xor": ("classification", _xor),
+}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n", 1)[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("dataset", choices=sorted(DATASETS))
+    parser.add_argument("dataset", choices=sorted(SETTINGS_DATASETS))
     parser.add_argument(
         "settings",
         help="JSON list of PMMClassifier (PMMRegressor) parameters, or of the "
@@ -79,7 +106,7 @@ def main(argv=None):
         help="settings of LogisticRegression (classification data sets only)",
     )
     args = parser.parse_args(argv)
-    task, load = DATASETS[args.dataset]
+    task, load = SETTINGS_DATASETS[args.dataset]
     regression = task == "regression"
     if args.logistic and (regression or args.committee):
         parser.error("--logistic takes a classification data set, without --committee")
