@@ -67,6 +67,8 @@ def _fast(**params):
         **{
             "matrix_size": 4,
             "hermitian": "real",
+            # the decoder readout has the most parameters to check
+            "readout": "decoder",
             "max_iter": 60,
             "random_state": 0,
             # the mechanics of one fit on all rows: no validation split
@@ -270,7 +272,9 @@ def test_warm_start_after_constant_model():
 
 def test_constant_model_clears_the_state_of_earlier_fits():
     X, y = _blobs(2)
-    clf = PMMClassifier(matrix_size=3, max_iter=20, random_state=0).fit(X, y)
+    clf = PMMClassifier(
+        matrix_size=3, max_iter=20, early_stopping=True, random_state=0
+    ).fit(X, y)
     assert clf.validation_scores_ is not None
     clf.fit(X, np.zeros_like(y))
     assert clf.n_iter_ == 0
@@ -371,8 +375,11 @@ def test_default_configuration_on_iris():
     X, y = load_iris(return_X_y=True)
     clf = PMMClassifier(random_state=0).fit(X, y)
     assert clf.score(X, y) > 0.95
-    # complex 10 x 10: H_0..H_4 and one decoder per class, 100 floats each
-    assert clf.n_params_ == 5 * 100 + 3 * 100 + 3
+    # complex 10 x 10: H_0..H_4, 100 floats each, and the class biases; the
+    # eigenvalue readout has no decoders, and the fit uses every row.
+    assert clf.n_params_ == 5 * 100 + 3
+    assert clf.decoders_ is None
+    assert clf.validation_scores_ is None
 
 
 @pytest.mark.parametrize(

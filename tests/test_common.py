@@ -21,11 +21,12 @@ from sklearn_pmm import (
 CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, n_restarts=0, random_state=0)
 
 # Cheap classifier configurations: ten iterations keep the many common
-# checks fast while every check still sees a working classifier.  Weighted
+# checks fast while every check still sees a working classifier (early
+# stopping ends them before the limit, without a ConvergenceWarning).  Weighted
 # and repeated rows give the same fit because fit merges duplicate rows
 # first; test_fitting runs scikit-learn's sample-weight check on full
 # default fits.
-CLASSIFIER = dict(max_iter=10, random_state=0)
+CLASSIFIER = dict(max_iter=10, random_state=0, early_stopping=True)
 
 ESTIMATORS = [
     PMMRegressor(**CHEAP),
@@ -35,8 +36,14 @@ ESTIMATORS = [
     PMMRegressor(**CHEAP, n_directions=2),
     # check_regressor_multioutput fits 5 targets: one level per target.
     PMMRegressor(matrix_size=5, readout="eigenvalues", max_iter=50, random_state=0),
-    PMMClassifier(matrix_size=4, n_eigenvectors=2, **CLASSIFIER),
-    PMMClassifier(matrix_size=3, n_eigenvectors=2, hermitian="complex", **CLASSIFIER),
+    PMMClassifier(matrix_size=4, n_eigenvectors=2, readout="decoder", **CLASSIFIER),
+    PMMClassifier(
+        matrix_size=3,
+        n_eigenvectors=2,
+        readout="decoder",
+        hermitian="complex",
+        **CLASSIFIER,
+    ),
     PMMClassifier(
         matrix_size=3,
         n_eigenvectors=2,
@@ -46,9 +53,13 @@ ESTIMATORS = [
         hermitian="complex",
         **CLASSIFIER,
     ),
-    PMMClassifier(matrix_size=4, n_eigenvectors=2, n_directions=2, **CLASSIFIER),
+    PMMClassifier(
+        matrix_size=4, n_eigenvectors=2, readout="decoder", n_directions=2, **CLASSIFIER
+    ),
     # check_dtype_object fits four classes: one level per class.
     PMMClassifier(matrix_size=4, readout="eigenvalues", **CLASSIFIER),
+    # The defaults (eigenvalue readout, no early stopping), run to convergence.
+    PMMClassifier(matrix_size=4, random_state=0),
     # Rows without an image_shape are read as square images when the number
     # of features is a square, else as one-row images.
     PMMImageClassifier(
@@ -61,7 +72,9 @@ ESTIMATORS = [
         random_state=0,
     ),
     PMMRegressorCV(PMMRegressor(**CHEAP), n_estimators=2),
-    PMMClassifierCV(PMMClassifier(matrix_size=4, n_eigenvectors=2, **CLASSIFIER)),
+    PMMClassifierCV(
+        PMMClassifier(matrix_size=4, n_eigenvectors=2, readout="decoder", **CLASSIFIER)
+    ),
 ]
 
 

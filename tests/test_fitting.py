@@ -191,7 +191,9 @@ def test_early_stopping_keeps_the_better_candidate(
 
     monkeypatch.setattr(estimator_base._BasePMM, "_validate", recording_validate)
     X, y = make_data(estimator_class, n_samples=n_samples)
-    est = estimator_class(**SMALL, n_iter_no_change=5, max_iter=500).fit(X, y)
+    est = estimator_class(
+        **SMALL, early_stopping=True, n_iter_no_change=5, max_iter=500
+    ).fit(X, y)
     scores = est.validation_scores_
     # The smoothness path (4 stages, each ended by 5 iterations without
     # improvement or by convergence), then the converged candidate's score.
@@ -393,7 +395,9 @@ def test_smoothness_penalty_is_scale_free(complex_valued):
     [
         (PMMRegressor(**SMALL, max_iter=3), make_data(PMMRegressor)),
         (
-            PMMClassifier(matrix_size=3, max_iter=5, random_state=0),
+            PMMClassifier(
+                matrix_size=3, max_iter=5, early_stopping=True, random_state=0
+            ),
             load_iris(return_X_y=True),
         ),
     ],
@@ -449,7 +453,7 @@ def test_non_finite_validation_outputs_raise_a_value_error(
         lambda self, *args: (float("inf"), float("-inf")),
     )
     X, y = make_data(estimator_class)
-    est = estimator_class(**SMALL, max_iter=5, n_restarts=1)
+    est = estimator_class(**SMALL, early_stopping=True, max_iter=5, n_restarts=1)
     with pytest.raises(ValueError, match="non-finite parameters or outputs"):
         est.fit(X, y)
 
@@ -564,13 +568,17 @@ def test_adam_at_max_iter_warns(estimator_class):
 @pytest.mark.parametrize("estimator_class", ESTIMATORS)
 def test_partial_fit_over_blocks_converges(estimator_class):
     X, y = make_data(estimator_class, n_samples=400)
-    est = estimator_class(**SMALL, batch_size=32, learning_rate_init=1e-2)
+    # The decoder readout: the classifier's default eigenvalue readout fits
+    # these curved classes less well (0.82 with L-BFGS, measured).
+    est = estimator_class(
+        **SMALL, readout="decoder", batch_size=32, learning_rate_init=1e-2
+    )
     extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
     for epoch in range(25):
         for block in np.array_split(np.arange(len(X)), 4):
             est.partial_fit(X[block], y[block], **(extra if epoch == 0 else {}))
     assert est.n_iter_ == 100
-    # Measured 0.79 (classifier; L-BFGS to convergence reaches 0.93) and
+    # Measured 0.81 (classifier; L-BFGS to convergence reaches 0.97) and
     # 0.9 (regressor) on this data; chance is 0.33 and 0.
     threshold = 0.7 if estimator_class is PMMClassifier else 0.85
     assert est.score(X, y) > threshold

@@ -33,7 +33,7 @@ SHARED = {
         for the couplings rather than :math:`p\, n_f` (:math:`n_f` floats per
         matrix), fewer when there are many features.  ``hamiltonians_``
         holds the equivalent :math:`H_l = \sum_k W_{kl} B_k` either way.""",
-    "smoothness": r"""smoothness : float, default=10.0
+    "smoothness": r"""smoothness : float, default={smoothness}
         Strength :math:`\gamma` of the smoothness prior
         :math:`\frac{\gamma}{2}\sum_{l\ge1}\|H_l\|_F^2 / \|\tilde H_0\|_F^2`,
         the couplings relative to the spread of :math:`H_0`'s spectrum (the
@@ -53,7 +53,7 @@ SHARED = {
     n_restarts : int, default={n_restarts}
         Extra random starting points; the lowest validation loss (training
         loss without ``early_stopping``) wins.  {restarts_why}
-    early_stopping : bool, default=True
+    early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the training rows and
         choose the model on them, as described in Notes.  Data too small to
         split (fewer than 2 rows either side) are fitted whole.
@@ -136,7 +136,7 @@ SHARED = {
     the rows as given (zero weights dropped), in their order if ``shuffle``
     is ``False``.
 
-    With ``early_stopping`` (the default) two candidates are fitted from the
+    With ``early_stopping`` two candidates are fitted from the
     same start on the rows that are not held out, and the lower validation
     loss wins:
 
