@@ -107,6 +107,18 @@ def test_binary_and_multiclass(n_classes):
     assert clf.loss_ == pytest.approx(clf.loss_curve_[-1])
 
 
+@pytest.mark.parametrize("n_classes", [2, 3, 4])
+def test_binary_and_multiclass_with_the_default_readout(n_classes):
+    X, y = _blobs(n_classes)
+    clf = _fast(readout=PMMClassifier().readout).fit(X, y)
+    assert clf.readout == "eigenvalues"
+    assert clf.score(X, y) > 0.9
+    assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+    assert clf.decoders_ is None
+    # real 4 x 4: H_0, H_1, H_2 (10 floats each) and the class biases
+    assert clf.n_params_ == 3 * 10 + n_classes
+
+
 @pytest.mark.parametrize(
     "labels",
     [

@@ -21,8 +21,9 @@ from sklearn_pmm import (
 CHEAP = dict(matrix_size=4, n_eigenvectors=2, max_iter=50, n_restarts=0, random_state=0)
 
 # Cheap classifier configurations: ten iterations keep the many common
-# checks fast while every check still sees a working classifier (early
-# stopping ends them before the limit, without a ConvergenceWarning).  Weighted
+# checks fast while every check still sees a working classifier.  They stop
+# early, so that the checks also cover the validation split (the defaults
+# entry below fits every row).  Weighted
 # and repeated rows give the same fit because fit merges duplicate rows
 # first; test_fitting runs scikit-learn's sample-weight check on full
 # default fits.

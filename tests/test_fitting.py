@@ -782,11 +782,20 @@ def test_skops_round_trip_trusts_only_the_estimator_class(estimator_class, how):
         assert_array_equal(getattr(loaded, method)(X), getattr(est, method)(X))
 
 
-@pytest.mark.parametrize("estimator_class", ESTIMATORS)
+@pytest.mark.parametrize(
+    "estimator_class, extra",
+    [
+        (PMMRegressor, {}),
+        (PMMClassifier, {}),
+        # The classifier's validation split, which its defaults do not use.
+        (PMMClassifier, {"early_stopping": True}),
+    ],
+    ids=["PMMRegressor", "PMMClassifier", "PMMClassifier-early_stopping"],
+)
 @pytest.mark.parametrize("readout", ["decoder", "expectation", "eigenvalues"])
 @pytest.mark.parametrize("hermitian", ["real", "complex"])
 def test_sample_weight_equivalence_check_passes_with_the_defaults(
-    estimator_class, readout, hermitian
+    estimator_class, extra, readout, hermitian
 ):
     # scikit-learn's own check, on full default fits: the merged rows make
     # the weighted and the repeated fit the same computation.
@@ -794,7 +803,7 @@ def test_sample_weight_equivalence_check_passes_with_the_defaults(
         check_sample_weight_equivalence_on_dense_data,
     )
 
-    est = estimator_class(random_state=0, readout=readout, hermitian=hermitian)
+    est = estimator_class(random_state=0, readout=readout, hermitian=hermitian, **extra)
     with warnings.catch_warnings(action="ignore", category=ConvergenceWarning):
         check_sample_weight_equivalence_on_dense_data(estimator_class.__name__, est)
         # ... and stopped after 100 iterations.
