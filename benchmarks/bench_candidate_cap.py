@@ -13,8 +13,10 @@ iterations.
 This script records, for the default estimators on the paper's 13 functions
 (seeds 0 and 1) and on the folds of ``bench_tabular.py`` (diabetes,
 friedman1, iris, wine, breast_cancer, digits; 5-fold, shuffle seed 0,
-``StandardScaler``), the validation loss after every iteration of every
-converged candidate and the smooth candidate's loss it has to beat.  It does
+``StandardScaler``; the default classifier fits every row since commit
+5a20c3f, so its groups now record no candidate), the validation loss after
+every iteration of every converged candidate and the smooth candidate's
+loss it has to beat.  It does
 so by replacing ``_LosingCandidate`` with a recorder that never stops, so
 the fits are those without a cap.  It then replays the rule for several
 patiences and prints, per group of fits, how many candidates there were,

@@ -37,8 +37,9 @@ Fits
     same at 10,000 rows with ``max_iter=30, tol=0, early_stopping=False,
     smoothness=0, n_restarts=0`` (30 L-BFGS iterations from one start), and a
     default ``PMMClassifier`` on the first 1,437 standardised digits.  The
-    chunks change the order of the sums, so fits differ by rounding, which an
-    early-stopped fit can carry into a different number of iterations.
+    chunks change the order of the sums, so fits differ by rounding, which
+    L-BFGS (and an early-stopped fit's choice) can carry into a different
+    number of iterations.
 """
 
 import argparse

@@ -29,7 +29,8 @@ Models
     ``PMMClassifier(random_state=seed)`` with whatever its defaults are.
 ``PMM tuned``
     ``GridSearchCV`` (inner 3-fold stratified) over ``alpha`` in {1e-3, 1e-2}
-    and the readout: the default decoder PMM, or the affine eigenvalue PMM
+    and the readout: the decoder PMM (``readout="decoder"``), or the affine
+    eigenvalue PMM
     (``readout="eigenvalues"``, ``n_eigenvectors`` = number of classes,
     ``matrix_size`` = classes + 1, at least 4).  Run on the datasets with at
     most three classes only (on digits its 65 fits would take about half an
@@ -152,7 +153,7 @@ def make_model(key, seed, n_classes, quick):
         base = dict(max_iter=30) if quick else {}
         alphas = [1e-3] if quick else [1e-3, 1e-2]
         grid = [
-            {"clf__alpha": alphas},
+            {"clf__alpha": alphas, "clf__readout": ["decoder"]},
             {
                 "clf__alpha": alphas,
                 "clf__readout": ["eigenvalues"],

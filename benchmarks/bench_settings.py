@@ -14,7 +14,7 @@ processes, BLAS capped at one thread::
 
 The data sets are those of ``bench_tabular.py``; its regression ones
 (``diabetes``, ``friedman1``) fit ``PMMRegressor`` in ``KFold`` and print :math:`R^2`
-instead of accuracy.  Two more are the two-dimensional problems of
+instead of accuracy.  Three more are the two-dimensional problems of
 ``examples/plot_classifier_boundaries.py``, whose class boundaries are curved
 where those of the four tabular sets are nearly linear: ``moons``
 (``make_moons(300, noise=0.3, random_state=0)``) and ``circles``

@@ -69,8 +69,8 @@ def make_classifier(hermitian):
         hermitian=hermitian,
         temperature=0.3,
         alpha=1e-3,
-        # One fit on all training points: the boundary shapes of the two
-        # matrix kinds, not the defaults' validation split, are the subject.
+        # One fit on all training points, with the decoder readout: the
+        # boundary shapes of the two matrix kinds are the subject.
         early_stopping=False,
         smoothness=0.0,
         max_iter=300,

@@ -476,7 +476,8 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     and digits, over four fold seeds, and checked on the curved boundaries of
     moons, circles and xor (``benchmarks/bench_settings.py``, results and
     commands in ``benchmarks/results/classifier_settings.md``, "Eigenvalue
-    readout without early stopping"); the benchmark against tuned peers is
+    readout without early stopping" and "Curved boundaries, and the
+    temperature"); the benchmark against tuned peers is
     ``benchmarks/results/tabular.md``.  The eigenvalue readout fitted on
     every row, held back by ``alpha`` and ``smoothness`` instead of a
     validation split, gained on five of those seven sets over the decoder

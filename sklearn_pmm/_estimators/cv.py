@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Cross-validation committees of PMMs.
 
-One PMM fit depends on its random start and on the random tenth of the rows
-it holds out for early stopping, and on small or noisy data its score moves
-with its ``random_state``.  A committee fits ``K`` members, each from its own
-start and stopping early on its own fold of one shuffled split of the rows,
-and predicts their mean.  The folds are about as large as a single fit's
-validation split, so every member trains on about as many rows as one PMM
-does, and they are disjoint, so each member is scored on rows it did not
+One PMM fit depends on its random start and, with early stopping, on the
+random tenth of the rows it holds out, and on small or noisy data its score
+moves with its ``random_state``.  A committee fits ``K`` members, each from
+its own start and stopping early on its own fold of one shuffled split of
+the rows, and predicts their mean.  The folds are about as large as a single
+fit's validation split, so every member trains on about as many rows as one
+early-stopped PMM does (a default classifier, which does not stop early,
+trains on every row), and they are disjoint, so each member is scored on rows it did not
 train on (optimistically: the same rows chose its stopping point).
 scikit-learn's ``CalibratedClassifierCV(ensemble=True)`` keeps its fold
 models in the same way.
@@ -79,8 +80,8 @@ class _PMMCommittee(MetaEstimatorMixin, BaseEstimator):
         # Members call _fit, past fit's parameter check: check once here.
         estimator._validate_params()
         # Folds about the size of a single fit's validation split, so that
-        # every member trains on about as many rows as one PMM does; at least
-        # two, so that a member has rows to train on.
+        # every member trains on about as many rows as one early-stopped PMM
+        # does; at least two, so that a member has rows to train on.
         n_folds = max(2, self.n_estimators, round(1 / estimator.validation_fraction))
         # The committee's own random_state, else the member's: either seeds
         # the whole committee.
@@ -257,9 +258,9 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
         \bar p_c(x) = \frac1K \sum_{k=1}^{K} p_c^{(k)}(x),
 
     which :meth:`predict` maximises.  The mean averages over the members'
-    starts and validation folds, on which one fit depends; it costs ``K``
-    fits.  ``benchmarks/results/tabular.md`` compares committees with single
-    PMMs.
+    starts and validation folds; one fit depends on its start (and, with
+    ``early_stopping``, on its validation split).  It costs ``K`` fits.
+    ``benchmarks/results/tabular.md`` compares committees with single PMMs.
 
     Parameters
     ----------

@@ -232,7 +232,7 @@ class PMMImageClassifier(_PMMClassifierBase):
     budget on a validation split of the training digits only
     (``benchmarks/results/image_settings.md``).  With them the model has
     3,370 floats and reaches 98.0 % held-out (97.1 ± 1.1 % in 5-fold CV) in
-    36 s; an MLP with as many floats reaches 98.0 % (97.7 ± 0.7 %) and
+    37 s; an MLP with as many floats reaches 98.0 % (97.7 ± 0.7 %) and
     logistic regression 97.2 % (97.0 ± 1.0 %); see
     ``benchmarks/results/images_digits.md``.  Complex matrices beat real
     ones (96.3 against 94.4 % with ``random_state=0``, 96.7 against 93.2 %
