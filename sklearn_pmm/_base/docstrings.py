@@ -7,6 +7,8 @@ repetition, but three copies drift apart.  :func:`fill_doc` substitutes the
 imbalanced-learn's ``Substitution``.
 """
 
+import inspect
+
 SHARED = {
     "which": 'which : {"lowest", "highest", "largest_magnitude"} or int, '
     'default="lowest"\n'
@@ -194,29 +196,44 @@ SHARED = {
 }
 
 
+def _format_default(value):
+    """A default as the docstrings write it: ``1e-6``, not ``1e-06``."""
+    return repr(value).replace("e-0", "e-") if isinstance(value, float) else str(value)
+
+
 def fill_doc(**specific):
     """Fill the ``%(name)s`` fields of a class docstring from :data:`SHARED`.
 
-    ``specific`` values fill the ``{name}`` fields inside the shared texts
-    (a default that differs between estimators).
+    The ``{name}`` fields inside the shared texts take the class's own
+    default for parameter ``name`` (read from its signature, so that the
+    documented default cannot drift from the real one), or a ``specific``
+    value.
 
     Examples
     --------
     >>> from sklearn_pmm._base.docstrings import fill_doc
-    >>> @fill_doc(tol="1e-6")
+    >>> @fill_doc(restarts_why="")
     ... class Example:
     ...     '''Parameters
     ...     ----------
     ...     %(optimisation)s
     ...     '''
+    ...     def __init__(self, tol=1e-6):
+    ...         self.tol = tol
     >>> "tol : float, default=1e-6" in Example.__doc__
     True
     """
 
     def decorate(cls):
+        fields = {
+            name: _format_default(parameter.default)
+            for name, parameter in inspect.signature(cls).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        fields.update(specific)
         doc = cls.__doc__
         for name, text in SHARED.items():
-            for key, value in specific.items():
+            for key, value in fields.items():
                 text = text.replace("{" + key + "}", str(value))
             doc = doc.replace(f"%({name})s", text)
         cls.__doc__ = doc

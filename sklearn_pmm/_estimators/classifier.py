@@ -340,10 +340,6 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
 
 @fill_doc(
     screening_window=_BasePMM._screening_progress[0],
-    tol="1e-6",
-    n_restarts="0",
-    smoothness="1.0",
-    early_stopping="False",
     restarts_why="""None by default: the regressor's restart was chosen on
         the paper's regression benchmark (see :ref:`pmm_defaults`), and a
         restart doubles the fit time.""",

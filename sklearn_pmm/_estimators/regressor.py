@@ -30,10 +30,6 @@ def _float_targets(y):
 
 @fill_doc(
     screening_window=_SCREENING_PROGRESS[0],
-    tol="1e-8",
-    n_restarts="1",
-    smoothness="10.0",
-    early_stopping="True",
     restarts_why="""One restart by default: on the paper's benchmark a single
         start now and then settles in a poor minimum, and the validation
         split picks the better start (see :ref:`pmm_defaults`).""",
