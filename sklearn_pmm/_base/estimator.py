@@ -421,6 +421,12 @@ class _BasePMM(BaseEstimator, ABC):
         """Whether training may continue from the fitted parameters."""
         return True
 
+    def _penalty(self, total_weight):
+        """The L2 penalty :math:`\\alpha` of a fit whose rows weigh
+        ``total_weight`` in all (``alpha`` itself, unless an estimator
+        resolves a string)."""
+        return self.alpha
+
     @abstractmethod
     def _model_spec(self, n_features, n_outputs):
         """Plain values the model is built from (stored as fitted state)."""
@@ -695,6 +701,7 @@ class _BasePMM(BaseEstimator, ABC):
             **(extra or {}),
             "_partial_state": None,
             "_fit_units": (x_scaling, y_shift, y_scale),
+            "_fit_weight": float(sample_weight[fitted_rows].sum()),
         }
         return self._set_fitted(spec, model, theta, fitted, extra)
 
@@ -873,14 +880,26 @@ class _BasePMM(BaseEstimator, ABC):
         )
 
     def _stage_solver(
-        self, data, seed, policy, progress=_PROGRESS, optimizer=None, max_iter=None
+        self,
+        data,
+        seed,
+        policy,
+        progress=_PROGRESS,
+        optimizer=None,
+        max_iter=None,
+        total_weight=None,
     ):
         """``solve(smoothness, theta, monitor, prefix) -> (result, loss_curve)``.
 
         ``progress`` is L-BFGS's ``(window, rtol)`` convergence test.  An
         ``optimizer`` (Adam state) means Adam, whatever ``solver`` is.
+        ``total_weight`` (by default that of ``data``'s rows) resolves the
+        penalty (:meth:`_penalty`).
         """
         model = data.model
+        if total_weight is None:
+            total_weight = data.sample_weight.sum()
+        penalty = self._penalty(total_weight)
 
         def loss_gradient(smoothness, theta, rows=slice(None)):
             return model.loss_gradient(
@@ -889,7 +908,7 @@ class _BasePMM(BaseEstimator, ABC):
                 data.targets[rows],
                 data.sample_weight[rows],
                 data.data_loss,
-                self.alpha,
+                penalty,
                 policy,
                 smoothness=smoothness,
             )
@@ -982,6 +1001,8 @@ class _BasePMM(BaseEstimator, ABC):
                 "seed": int(rng.randint(np.iinfo(np.int32).max)),
                 "theta": theta,
                 "loss_curve": [],
+                # Weight of the rows trained on so far, fit's included.
+                "total_weight": self._fit_weight if continuing else 0.0,
             }
         else:
             x_scaling = state["x_scaling"]
@@ -1003,10 +1024,16 @@ class _BasePMM(BaseEstimator, ABC):
         )
         n_epochs = len(state["loss_curve"])
         seed = (state["seed"] + n_epochs) % np.iinfo(np.int32).max
+        total_weight = state["total_weight"] + sample_weight.sum()
         policy = self._policy(model)
         with _training(), policy:
             solve = self._stage_solver(
-                data, seed, policy, optimizer=optimizer, max_iter=1
+                data,
+                seed,
+                policy,
+                optimizer=optimizer,
+                max_iter=1,
+                total_weight=total_weight,
             )
             # No validation split here: with early_stopping the smoothness
             # path would end unpenalised, so the blocks train that way; a
@@ -1026,6 +1053,7 @@ class _BasePMM(BaseEstimator, ABC):
             "theta": result.x,
             "adam": (optimizer.t, optimizer.m, optimizer.v),
             "loss_curve": state["loss_curve"] + curve,
+            "total_weight": total_weight,
         }
         theta = model.rescale(result.x, x_scaling, state["y_shift"], state["y_scale"])
         fitted = {

@@ -28,6 +28,10 @@ _CONSTANT_MODEL_GAP = float(-np.log(np.finfo(np.float64).tiny))
 # classes (benchmarks/results/classifier_settings.md, "Matrix size").
 _AUTO_MIN_MATRIX_SIZE = 10
 _AUTO_LEVELS_OVER_CLASSES = 2
+# alpha="auto": this many times the number of features, over the total
+# sample weight (benchmarks/results/classifier_settings.md, "A penalty that
+# scales with the features per row").
+_AUTO_ALPHA_PER_FEATURE = 3.0
 # Above this "auto" size (31 classes or more; the sizes benchmarked stop at
 # 12) a warning says what the size costs: every iteration decomposes one
 # n x n matrix per sample, O(n^3) each, with n^2 floats per matrix.
@@ -426,10 +430,18 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     hermitian : {"real", "complex"}, default="complex"
         Real symmetric matrices (:math:`n(n+1)/2` floats each) or complex
         Hermitian ones (:math:`n^2` floats each).
-    alpha : float, default=0.02
+    alpha : float or "auto", default="auto"
         L2 penalty on the matrix entries, in the internal standardised units.
         Without early stopping it is what keeps the fit from sharpening its
-        probabilities on every training row.
+        probabilities on every training row.  ``"auto"`` gives
+        :math:`\alpha = 3p / \sum_s w_s` for :math:`p` features: in the
+        summed (not averaged) weighted loss a fixed penalty
+        :math:`\tfrac{3p}{2} \|\theta_{\text{matrices}}\|^2`, as
+        :class:`~sklearn.linear_model.LogisticRegression` fixes ``C``, so
+        that more rows shrink less, and one that grows with the features, so
+        that more features do not by themselves sharpen the probabilities.
+        :meth:`partial_fit` sums the weights of every row trained on so far
+        (those of the ``fit`` it continues included).
     %(smoothness)s
     %(n_directions)s
     %(optimisation)s
@@ -507,6 +519,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
@@ -518,7 +531,7 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         which="lowest",
         readout="eigenvalues",
         hermitian="complex",
-        alpha=0.02,
+        alpha="auto",
         smoothness=1.0,
         n_directions=None,
         max_iter=3000,
@@ -571,6 +584,11 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
         self.temperature = temperature
         self.n_directions = n_directions
         self.class_weight = class_weight
+
+    def _penalty(self, total_weight):
+        if self.alpha == "auto":
+            return _AUTO_ALPHA_PER_FEATURE * self.n_features_in_ / total_weight
+        return self.alpha
 
     def _resolved_matrix_size(self, n_outputs):
         if self.matrix_size != "auto":
