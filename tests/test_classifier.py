@@ -411,6 +411,78 @@ def test_auto_matrix_size_grows_with_the_classes(n_classes, matrix_size, expecte
     assert clf.predict_proba(X).shape == (len(X), n_classes)
 
 
+# --------------------------------------------------------------------------
+# alpha="auto": 3 p / sum of the weights.
+
+
+@pytest.mark.parametrize("class_weight", [None, {0: 2.0, 1: 0.5, 2: 1.0}])
+def test_auto_alpha_is_three_per_feature_over_the_total_weight(
+    class_weight, monkeypatch
+):
+    # The penalty every loss evaluation of the fit receives.  (Comparing with
+    # a fit at the explicit value cannot work: the fit sums the weights in
+    # its own order, and a penalty one rounding apart can send L-BFGS to
+    # another local minimum.)
+    penalties = []
+    loss_gradient = PMMModel.loss_gradient
+
+    def recording(
+        self, theta, inputs, targets, sample_weight, data_loss, penalty, *a, **k
+    ):
+        penalties.append(penalty)
+        return loss_gradient(
+            self, theta, inputs, targets, sample_weight, data_loss, penalty, *a, **k
+        )
+
+    monkeypatch.setattr(PMMModel, "loss_gradient", recording)
+    X, y = _blobs(3)
+    sample_weight = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    weights = sample_weight.copy()
+    if class_weight is not None:
+        weights *= np.array([class_weight[label] for label in y])
+    clf = _fast(class_weight=class_weight).fit(X, y, sample_weight=sample_weight)
+    assert clf.alpha == "auto"
+    assert len(penalties) > 1
+    assert_allclose(penalties, 3.0 * X.shape[1] / weights.sum(), rtol=1e-12)
+    # Held-out rows do not count: the fit trains on the others.
+    penalties.clear()
+    _fast(early_stopping=True, validation_fraction=0.2).fit(X, y)
+    assert_allclose(penalties, 3.0 * X.shape[1] / 72, rtol=1e-12)
+    # The user's weights, not the fit's rescaled ones: all weights 4 are
+    # trained on as weights 1, but count four times.
+    penalties.clear()
+    _fast().fit(X, y, sample_weight=np.full(len(y), 4.0))
+    assert_allclose(penalties, 3.0 * X.shape[1] / (4 * len(y)), rtol=1e-12)
+    # A number is used as it is.
+    penalties.clear()
+    _fast(alpha=0.5).fit(X, y)
+    assert set(penalties) == {0.5}
+
+
+def test_auto_alpha_of_partial_fit_counts_every_row_so_far():
+    X, y = _blobs(3, n_samples=120)
+    first, second = slice(0, 60), slice(60, 120)
+    # After fit: fit's 60 rows, then 60 more.
+    auto = _fast().fit(X[first], y[first])
+    explicit = _fast(alpha=3.0 * 2 / 60).fit(X[first], y[first])
+    auto.partial_fit(X[second], y[second])
+    explicit.set_params(alpha=3.0 * 2 / 120).partial_fit(X[second], y[second])
+    assert_allclose(auto.predict_proba(X), explicit.predict_proba(X), atol=1e-12)
+    # From scratch: 60 rows, then 120.
+    auto, explicit = _fast(), _fast()
+    for rows, seen in [(first, 60), (second, 120)]:
+        auto.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        explicit.set_params(alpha=3.0 * 2 / seen)
+        explicit.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+        assert_allclose(auto.predict_proba(X), explicit.predict_proba(X), atol=1e-12)
+
+
+def test_alpha_takes_a_number_or_auto():
+    X, y = _blobs(2)
+    with pytest.raises(ValueError, match="'alpha' parameter of PMMClassifier"):
+        _fast(alpha="large").fit(X, y)
+
+
 def test_auto_matrix_size_of_a_one_class_fit():
     X, _ = _blobs(2)
     clf = PMMClassifier().fit(X, np.zeros(len(X)))

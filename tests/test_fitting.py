@@ -127,7 +127,9 @@ def test_huge_or_tiny_weights_fit_like_unit_weights(estimator_class):
     # Weighted sums of 80 losses at weight 2**1020 overflowed; the weights
     # are rescaled by a power of two, which is exact.
     X, y = make_data(estimator_class)
-    params = dict(SMALL, max_iter=30)
+    # A number: the classifier's alpha="auto" scales with the total weight
+    # (test_auto_alpha_with_huge_weights).
+    params = dict(SMALL, max_iter=30, alpha=0.02)
     method = "predict_proba" if estimator_class is PMMClassifier else "predict"
     unit = getattr(estimator_class(**params).fit(X, y), method)(X)
     for weight in [2.0**1020, 2.0**-1020]:
@@ -146,11 +148,32 @@ def test_huge_weights_in_partial_fit_fit_like_unit_weights(estimator_class):
     X, y = make_data(estimator_class)
     extra = {"classes": np.unique(y)} if estimator_class is PMMClassifier else {}
     method = "predict_proba" if estimator_class is PMMClassifier else "predict"
-    unit = estimator_class(**SMALL).partial_fit(X, y, **extra)
-    huge = estimator_class(**SMALL).partial_fit(
+    params = dict(SMALL, alpha=0.02)  # a number, as above
+    unit = estimator_class(**params).partial_fit(X, y, **extra)
+    huge = estimator_class(**params).partial_fit(
         X, y, sample_weight=np.full(len(X), 2.0**1020), **extra
     )
     assert_array_equal(getattr(huge, method)(X), getattr(unit, method)(X))
+
+
+@ignore_convergence
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_auto_alpha_with_huge_weights(method):
+    # alpha="auto" is 3 p over the user's total weight: tiny, or zero once
+    # the total overflows, and never a warning (RuntimeWarnings are errors).
+    X, y = make_data(PMMClassifier)
+    extra = {"classes": np.unique(y)} if method == "partial_fit" else {}
+    penalties = {}
+    for weight in [2.0**1020, 1e307]:
+        clf = PMMClassifier(**SMALL, max_iter=30)
+        getattr(clf, method)(X, y, sample_weight=np.full(len(X), weight), **extra)
+        assert np.all(np.isfinite(clf.predict_proba(X)))
+        total = (
+            clf._fit_weight if method == "fit" else clf._partial_state["total_weight"]
+        )
+        penalties[weight] = clf._penalty(total)
+    assert penalties[2.0**1020] == pytest.approx(3 * 3 / (80 * 2.0**1020), rel=1e-12)
+    assert penalties[1e307] == 0.0  # 80 rows of 1e307 overflow
 
 
 @ignore_convergence

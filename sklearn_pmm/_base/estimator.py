@@ -105,7 +105,7 @@ def warn_at_caller(message, category):
     warnings.warn(message, category, stacklevel=stacklevel)
 
 
-def merge_duplicate_rows(X, targets, sample_weight):
+def merge_duplicate_rows(X, targets, sample_weight, return_unit=False):
     """Canonical training rows: duplicates merged, zero weights dropped, sorted.
 
     Rows with equal features and targets become one row whose weight is the
@@ -118,7 +118,9 @@ def merge_duplicate_rows(X, targets, sample_weight):
     The weights are then multiplied by the power of two that brings the
     largest into :math:`[1, 2)`: exact in floating point, so the weighted
     means the fit computes are unchanged bit for bit, while the weighted
-    sums behind them cannot overflow however large the weights.
+    sums behind them cannot overflow however large the weights.  With
+    ``return_unit`` the power of two that gives the weights back is returned
+    too.
 
     Examples
     --------
@@ -142,28 +144,38 @@ def merge_duplicate_rows(X, targets, sample_weight):
     weights = np.bincount(np.cumsum(first) - 1, weights=sample_weight[keep][order])
     unique = rows[first]
     n_features = X.shape[1]
-    return (
+    weights, unit = _largest_in_one_to_two(weights)
+    merged = (
         np.ascontiguousarray(unique[:, :n_features]),
         np.ascontiguousarray(unique[:, n_features:]),
-        _largest_in_one_to_two(weights),
+        weights,
     )
+    return (*merged, unit) if return_unit else merged
 
 
 def _largest_in_one_to_two(weights):
     """``weights`` (at least one positive: the estimators reject all-zero
-    weights) times the power of two that brings the largest into [1, 2)."""
+    weights) times the power of two that brings the largest into [1, 2), and
+    the reciprocal of that power."""
     _, exponent = np.frexp(weights.max())
-    return np.ldexp(weights, 1 - exponent)
+    return np.ldexp(weights, 1 - exponent), float(np.ldexp(1.0, exponent - 1))
 
 
-def drop_zero_weight_rows(X, targets, sample_weight):
+def _user_total(weights, unit):
+    """The sum of rescaled ``weights`` in the user's units (infinite if it
+    overflows)."""
+    with np.errstate(over="ignore"):
+        return float(weights.sum() * unit)
+
+
+def drop_zero_weight_rows(X, targets, sample_weight, return_unit=False):
     """The rows of positive weight, in their order, weights rescaled.
 
     The rows Adam trains on: its mini-batches follow the rows' order (with
     ``shuffle=False``), and a merged duplicate (:func:`merge_duplicate_rows`)
     would be one row of one mini-batch per epoch, however heavy.  The
     weights are multiplied by the power of two that brings the largest into
-    :math:`[1, 2)`, as the merge does.
+    :math:`[1, 2)`, as the merge does (``return_unit`` as there).
 
     Examples
     --------
@@ -177,7 +189,9 @@ def drop_zero_weight_rows(X, targets, sample_weight):
            [1.]]), array([1. , 0.5]))
     """
     keep = sample_weight > 0
-    return X[keep], targets[keep], _largest_in_one_to_two(sample_weight[keep])
+    weights, unit = _largest_in_one_to_two(sample_weight[keep])
+    rows = X[keep], targets[keep], weights
+    return (*rows, unit) if return_unit else rows
 
 
 class _FitData(NamedTuple):
@@ -188,6 +202,8 @@ class _FitData(NamedTuple):
     inputs: np.ndarray
     targets: np.ndarray
     sample_weight: np.ndarray
+    # The power of two that turns sample_weight back into the user's weights.
+    weight_unit: float = 1.0
 
 
 class _Run(NamedTuple):
@@ -488,10 +504,10 @@ class _BasePMM(BaseEstimator, ABC):
     def _training_rows(self, X, targets, sample_weight):
         """The rows ``fit`` trains on: merged duplicates for L-BFGS (see
         :func:`merge_duplicate_rows`), the rows as given for Adam (see
-        :func:`drop_zero_weight_rows`)."""
+        :func:`drop_zero_weight_rows`), and the weights' unit."""
         if self.solver == "adam":
-            return drop_zero_weight_rows(X, targets, sample_weight)
-        return merge_duplicate_rows(X, targets, sample_weight)
+            return drop_zero_weight_rows(X, targets, sample_weight, return_unit=True)
+        return merge_duplicate_rows(X, targets, sample_weight, return_unit=True)
 
     def _fit_pmm(
         self,
@@ -504,9 +520,11 @@ class _BasePMM(BaseEstimator, ABC):
         extra=None,
         validation_fold=None,
         cancel=None,
+        weight_unit=1.0,
     ):
         """Fit on validated rows (:meth:`_training_rows`);
-        ``targets`` are already in internal units.
+        ``targets`` are already in internal units, ``sample_weight`` times
+        ``weight_unit`` are the user's weights.
 
         ``warm`` asks to continue from the previous fit (``warm_start`` and
         fitted).  ``validation_fold`` is ``(index, n_folds, seed)`` or
@@ -547,6 +565,7 @@ class _BasePMM(BaseEstimator, ABC):
             prepare(train),
             targets[train],
             sample_weight[train],
+            weight_unit,
         )
         held_out = None
         if validation is not None:
@@ -701,7 +720,7 @@ class _BasePMM(BaseEstimator, ABC):
             **(extra or {}),
             "_partial_state": None,
             "_fit_units": (x_scaling, y_shift, y_scale),
-            "_fit_weight": float(sample_weight[fitted_rows].sum()),
+            "_fit_weight": _user_total(sample_weight[fitted_rows], weight_unit),
         }
         return self._set_fitted(spec, model, theta, fitted, extra)
 
@@ -893,12 +912,12 @@ class _BasePMM(BaseEstimator, ABC):
 
         ``progress`` is L-BFGS's ``(window, rtol)`` convergence test.  An
         ``optimizer`` (Adam state) means Adam, whatever ``solver`` is.
-        ``total_weight`` (by default that of ``data``'s rows) resolves the
-        penalty (:meth:`_penalty`).
+        ``total_weight`` (by default that of ``data``'s rows, in the user's
+        units) resolves the penalty (:meth:`_penalty`).
         """
         model = data.model
         if total_weight is None:
-            total_weight = data.sample_weight.sum()
+            total_weight = _user_total(data.sample_weight, data.weight_unit)
         penalty = self._penalty(total_weight)
 
         def loss_gradient(smoothness, theta, rows=slice(None)):
@@ -958,7 +977,9 @@ class _BasePMM(BaseEstimator, ABC):
 
         return solve
 
-    def _partial_fit_pmm(self, X, targets, sample_weight, output_scaling, extra):
+    def _partial_fit_pmm(
+        self, X, targets, sample_weight, output_scaling, extra, weight_unit=1.0
+    ):
         """One Adam epoch over a block of rows (validated, zero weights dropped).
 
         After ``fit`` the first call starts from the fitted matrices (the
@@ -1024,7 +1045,7 @@ class _BasePMM(BaseEstimator, ABC):
         )
         n_epochs = len(state["loss_curve"])
         seed = (state["seed"] + n_epochs) % np.iinfo(np.int32).max
-        total_weight = state["total_weight"] + sample_weight.sum()
+        total_weight = state["total_weight"] + _user_total(sample_weight, weight_unit)
         policy = self._policy(model)
         with _training(), policy:
             solve = self._stage_solver(

@@ -135,7 +135,9 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
         extra["_constant_model"] = False
         onehot = np.zeros((len(y_ind), n_classes))
         onehot[np.arange(len(y_ind)), y_ind] = 1.0
-        X, onehot, sample_weight = self._training_rows(X, onehot, sample_weight)
+        X, onehot, sample_weight, weight_unit = self._training_rows(
+            X, onehot, sample_weight
+        )
         return self._fit_pmm(
             X,
             onehot,
@@ -146,6 +148,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             extra=extra,
             validation_fold=validation_fold,
             cancel=cancel,
+            weight_unit=weight_unit,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -232,7 +235,9 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             )
         n_classes = len(classes)
         onehot = np.eye(n_classes)[y_ind]
-        X, onehot, sample_weight = drop_zero_weight_rows(X, onehot, sample_weight)
+        X, onehot, sample_weight, weight_unit = drop_zero_weight_rows(
+            X, onehot, sample_weight, return_unit=True
+        )
         extra = {
             "classes_": classes,
             "_temperature": float(self.temperature),
@@ -244,6 +249,7 @@ class _PMMClassifierBase(ClassifierMixin, _BasePMM):
             sample_weight,
             lambda targets, weights: (np.zeros(n_classes), np.ones(n_classes)),
             extra,
+            weight_unit,
         )
 
     def _fit_constant(self, n_features, class_index, extra):

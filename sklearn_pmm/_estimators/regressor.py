@@ -234,7 +234,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         )
         y = _float_targets(y)
         sample_weight = check_sample_weight(sample_weight, X)
-        X, targets, sample_weight = self._training_rows(
+        X, targets, sample_weight, weight_unit = self._training_rows(
             X, y.reshape(len(y), -1), sample_weight
         )
         y_shift, y_scale = self._output_scaling(targets, sample_weight)
@@ -248,6 +248,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
             extra={"_y_ndim": y.ndim},
             validation_fold=validation_fold,
             cancel=cancel,
+            weight_unit=weight_unit,
         )
 
     def _output_scaling(self, targets, sample_weight):
@@ -304,11 +305,16 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
                 f"{self._y_ndim}."
             )
         sample_weight = check_sample_weight(sample_weight, X)
-        X, targets, sample_weight = drop_zero_weight_rows(
-            X, y.reshape(len(y), -1), sample_weight
+        X, targets, sample_weight, weight_unit = drop_zero_weight_rows(
+            X, y.reshape(len(y), -1), sample_weight, return_unit=True
         )
         return self._partial_fit_pmm(
-            X, targets, sample_weight, self._output_scaling, {"_y_ndim": y.ndim}
+            X,
+            targets,
+            sample_weight,
+            self._output_scaling,
+            {"_y_ndim": y.ndim},
+            weight_unit,
         )
 
     def predict(self, X):
