@@ -495,7 +495,12 @@ class PMMClassifier(_PMMClassifierBase, _AffinePMM):
     ``benchmarks/results/tabular.md``.  The eigenvalue readout fitted on
     every row, held back by ``alpha`` and ``smoothness`` instead of a
     validation split, gained on five of those seven sets over the decoder
-    readout with early stopping and lost on wine and xor.  For boundaries
+    readout with early stopping and lost on wine and xor.  ``alpha="auto"``,
+    which shrinks more where there are more features per row, then gained
+    0.99 points on wine on average and lost 0.64 on digits, 0.58 on circles
+    and 0.33 on iris (same file, "A penalty that scales with the features
+    per row").  For
+    boundaries
     more curved than a few eigenvalue crossings can draw, try
     ``readout="decoder"``.
 
