@@ -444,14 +444,23 @@ def test_auto_alpha_is_three_per_feature_over_the_total_weight(
     assert clf.alpha == "auto"
     assert len(penalties) > 1
     assert_allclose(penalties, 3.0 * X.shape[1] / weights.sum(), rtol=1e-12)
-    # Held-out rows do not count: the fit trains on the others.
+    # Held-out rows do not count while the fit trains on the others; a
+    # converged candidate that wins goes on to train on all 90 rows.
     penalties.clear()
-    _fast(early_stopping=True, validation_fraction=0.2).fit(X, y)
-    assert_allclose(penalties, 3.0 * X.shape[1] / 72, rtol=1e-12)
+    clf = _fast(early_stopping=True, validation_fraction=0.2).fit(X, y)
+    assert penalties
+    assert penalties[0] == pytest.approx(3.0 * X.shape[1] / 72, rel=1e-12)
+    every_row = 3.0 * X.shape[1] / 90
+    assert set(np.round(penalties, 12)) <= {
+        round(3.0 * X.shape[1] / 72, 12),
+        round(every_row, 12),
+    }
+    assert (clf._fit_weight == 90) == any(np.isclose(penalties, every_row, rtol=1e-12))
     # The user's weights, not the fit's rescaled ones: all weights 4 are
     # trained on as weights 1, but count four times.
     penalties.clear()
     _fast().fit(X, y, sample_weight=np.full(len(y), 4.0))
+    assert penalties
     assert_allclose(penalties, 3.0 * X.shape[1] / (4 * len(y)), rtol=1e-12)
     # A number is used as it is.
     penalties.clear()
@@ -475,6 +484,19 @@ def test_auto_alpha_of_partial_fit_counts_every_row_so_far():
         explicit.set_params(alpha=3.0 * 2 / seen)
         explicit.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
         assert_allclose(auto.predict_proba(X), explicit.predict_proba(X), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_auto_alpha_with_tiny_weights_raises(method):
+    # 3 p / (90 * 2**-1020) overflows the fit: a clear error, not a NaN.
+    X, y = _blobs(3)
+    weights = np.full(len(y), 2.0**-1020)
+    extra = {"classes": [0, 1, 2]} if method == "partial_fit" else {}
+    with pytest.raises(ValueError, match='alpha="auto" gives .* too small'):
+        getattr(_fast(), method)(X, y, sample_weight=weights, **extra)
+    # A number still fits such weights as unit weights.
+    clf = getattr(_fast(alpha=0.1), method)(X, y, sample_weight=weights, **extra)
+    assert np.all(np.isfinite(clf.predict_proba(X)))
 
 
 def test_alpha_takes_a_number_or_auto():
