@@ -101,12 +101,20 @@ def test_regressor_predicts_the_members_mean_and_records_their_fold_scores():
 
 
 @ignore_convergence
-def test_members_stop_early_on_their_fold_even_without_early_stopping():
+def test_members_without_early_stopping_are_only_scored_on_their_fold():
+    # They train to convergence on the other nine tenths of the rows.
     X, y = regression_data()
     member = PMMRegressor(**SMALL, early_stopping=False)
     committee = PMMRegressorCV(member, n_estimators=2).fit(X, y)
     assert np.all(np.isfinite(committee.cv_scores_))
-    assert all(m.validation_scores_ for m in committee.estimators_)
+    for fitted in committee.estimators_:
+        assert fitted.validation_scores_ == [fitted.best_validation_score_]
+        assert 0.85 * len(X) < fitted._fit_weight < 0.95 * len(X)
+    # With early stopping they follow the smoothness path on their fold.
+    member.set_params(early_stopping=True)
+    committee = PMMRegressorCV(member, n_estimators=2).fit(X, y)
+    assert np.all(np.isfinite(committee.cv_scores_))
+    assert all(len(m.validation_scores_) > 1 for m in committee.estimators_)
 
 
 @ignore_convergence

@@ -727,20 +727,23 @@ class _BasePMM(BaseEstimator, ABC):
     def _warn_if_adam_lost_ground(self, data, held_out, start, run, policy):
         """Warn when the kept parameters do worse than Adam's start.
 
-        The loss compared is the validation loss if there is a split (the
-        kept parameters' is known; the start's costs one pass over the
-        held-out rows), else the training loss (two passes).  Worse than the
-        start even at the best iteration means the steps overshot.
+        The loss compared is the validation loss if the fit stopped early on
+        a split (the kept parameters' is known; the start's costs one pass
+        over the held-out rows), else the training loss (two passes): a
+        committee member without early stopping may end worse on its fold by
+        overfitting.  Worse than the start even at the best iteration means
+        the steps overshot.
         """
+        on_split = held_out is not None and self.early_stopping
         rows, end_loss = held_out, run.selection_loss
-        if rows is None:
+        if not on_split:
             rows = (data.inputs, data.targets, data.sample_weight)
             end_loss = self._validate(
                 data.model, data.data_loss, run.theta, rows, policy
             )[0]
         start_loss = self._validate(data.model, data.data_loss, start, rows, policy)[0]
         if end_loss > start_loss:
-            kind = "training" if held_out is None else "validation"
+            kind = "validation" if on_split else "training"
             warn_at_caller(
                 f"Adam ended with a higher {kind} loss ({end_loss:.3g}) than at its "
                 f"start ({start_loss:.3g}): learning_rate_init="
@@ -766,7 +769,8 @@ class _BasePMM(BaseEstimator, ABC):
         shuffled (stratified, for classifiers) ``n_folds``-fold split of the
         rows instead of ``validation_fraction`` of them, whatever
         ``early_stopping`` is: the members of :class:`PMMRegressorCV` and
-        :class:`PMMClassifierCV` stop early on their own fold.
+        :class:`PMMClassifierCV` stop early on their own fold, or without
+        early stopping are scored on it (:meth:`_run_solver`).
         """
         rows = np.arange(len(targets))
         if fold is not None:
@@ -815,8 +819,10 @@ class _BasePMM(BaseEstimator, ABC):
         """One solver run from ``theta0``, choosing on ``held_out`` if given.
 
         Without a validation split it is one run at the fixed smoothness
-        :math:`\\gamma` until convergence.  With one, two candidates start
-        from ``theta0`` and the lower validation loss wins:
+        :math:`\\gamma` until convergence; so it is without early stopping
+        (a committee member's fold), the held-out rows then only scoring
+        the result.  With early stopping, two candidates start from
+        ``theta0`` and the lower validation loss wins:
 
         - the *smooth* candidate follows the smoothness path
           :math:`\\gamma, \\gamma/10, \\gamma/100, 0`, each stage until the
@@ -840,6 +846,11 @@ class _BasePMM(BaseEstimator, ABC):
 
         def validate(theta):
             return self._validate(model, data.data_loss, theta, held_out, policy)
+
+        if not self.early_stopping:
+            result, curve = solve(self.smoothness, theta0, None, prefix)
+            loss, score = validate(result.x)
+            return _Run(result, curve, result.x, loss, False, [score], score)
 
         tracker = _EarlyStopping(validate, self.n_iter_no_change)
         path = [self.smoothness * 10.0**-k for k in range(_PATH_STAGES)] + [0.0]

@@ -4,12 +4,15 @@
 One PMM fit depends on its random start and, with early stopping, on the
 random tenth of the rows it holds out, and on small or noisy data its score
 moves with its ``random_state``.  A committee fits ``K`` members, each from
-its own start and stopping early on its own fold of one shuffled split of
-the rows, and predicts their mean.  The folds are about as large as a single
-fit's validation split, so every member trains on about as many rows as one
-early-stopped PMM does (a default classifier, which does not stop early,
-trains on every row), and they are disjoint, so each member is scored on rows it did not
-train on (optimistically: the same rows chose its stopping point).
+its own start and holding out its own fold of one shuffled split of the
+rows, and predicts their mean.  A member with early stopping (the
+regressor's default) stops early on its fold; one without (the
+classifier's default) trains to convergence on the other rows, and the fold
+only scores it.  The folds are about as large as a single fit's validation
+split, so every member trains on about as many rows as one early-stopped
+PMM does, and they are disjoint, so each member is scored on rows it did
+not train on (optimistically, with early stopping: the same rows chose its
+stopping point).
 scikit-learn's ``CalibratedClassifierCV(ensemble=True)`` keeps its fold
 models in the same way.
 """
@@ -141,9 +144,9 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
     \operatorname{round}(1/\texttt{validation\_fraction}))` folds.  Member
     :math:`k = 1, \dots, K` is a clone of ``estimator`` with its own
     ``random_state``, fitted on all rows of which it holds out fold
-    :math:`k` (in place of a random ``validation_fraction``) for early
-    stopping and for choosing among its starts.  The prediction is the
-    members' mean
+    :math:`k` (in place of a random ``validation_fraction``), which scores
+    it, chooses among its starts and, with ``early_stopping``, stops it
+    early.  The prediction is the members' mean
 
     .. math::
 
@@ -157,8 +160,9 @@ class PMMRegressorCV(MultiOutputMixin, RegressorMixin, _PMMCommittee):
     ----------
     estimator : PMMRegressor, default=None
         The member to clone; ``None`` means ``PMMRegressor()``.  Every
-        member stops early on its fold, whatever ``early_stopping`` is, and
-        starts afresh, whatever ``warm_start`` is; ``validation_fraction``
+        member holds out its fold, whatever ``early_stopping`` is (which
+        says whether it stops early on it), and starts afresh, whatever
+        ``warm_start`` is; ``validation_fraction``
         sets the size of the folds, and its ``random_state`` stands in for
         the committee's if that is ``None``.
     %(committee_parameters)s
@@ -250,8 +254,9 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
     stratified by class.  Member :math:`k = 1, \dots, K` is a clone of
     ``estimator`` with its own ``random_state``, fitted on all rows of which
     it holds out fold :math:`k` (in place of a random
-    ``validation_fraction``) for early stopping and for choosing among its
-    starts.  The class probabilities are the members' mean
+    ``validation_fraction``), which scores it, chooses among its starts
+    and, with ``early_stopping``, stops it early.  The class probabilities
+    are the members' mean
 
     .. math::
 
@@ -266,8 +271,9 @@ class PMMClassifierCV(ClassifierMixin, _PMMCommittee):
     ----------
     estimator : PMMClassifier or PMMImageClassifier, default=None
         The member to clone; ``None`` means ``PMMClassifier()``.  Every
-        member stops early on its fold, whatever ``early_stopping`` is, and
-        starts afresh, whatever ``warm_start`` is; ``validation_fraction``
+        member holds out its fold, whatever ``early_stopping`` is (which
+        says whether it stops early on it), and starts afresh, whatever
+        ``warm_start`` is; ``validation_fraction``
         sets the size of the folds, and its ``random_state`` stands in for
         the committee's if that is ``None``.
     %(committee_parameters)s
