@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The cross-validation committees: folds that partition the rows, members
-that start on their own and stop early on their own fold, and a prediction
-that is their mean."""
+that start on their own and hold out their own fold (stopping early on it
+with early stopping), and a prediction that is their mean."""
 
 import threading
 import time
@@ -115,6 +115,28 @@ def test_members_without_early_stopping_are_only_scored_on_their_fold():
     committee = PMMRegressorCV(member, n_estimators=2).fit(X, y)
     assert np.all(np.isfinite(committee.cv_scores_))
     assert all(len(m.validation_scores_) > 1 for m in committee.estimators_)
+
+
+@ignore_convergence
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_default_classifier_members_are_scored_on_their_fold(solver):
+    # The default classifier does not stop early: each member, with two
+    # starts and either solver, trains on the rows outside its fold and
+    # reports one score on the fold, the committee's cv_scores_.
+    X, y = classification_data()
+    member = PMMClassifier(
+        matrix_size=4, max_iter=60, n_restarts=1, random_state=0, solver=solver
+    )
+    assert member.early_stopping is False
+    committee = PMMClassifierCV(member, n_estimators=2).fit(X, y)
+    for fitted in committee.estimators_:
+        assert fitted.validation_scores_ == [fitted.best_validation_score_]
+        assert 0.85 * len(X) < fitted._fit_weight < 0.95 * len(X)
+    assert_allclose(
+        committee.cv_scores_,
+        [m.best_validation_score_ for m in committee.estimators_],
+    )
+    assert np.all((0 <= committee.cv_scores_) & (committee.cv_scores_ <= 1))
 
 
 @ignore_convergence
@@ -277,7 +299,7 @@ def test_committee_leaves_its_member_unfitted():
 
 
 @ignore_convergence
-def test_image_classifier_members_stop_on_their_folds():
+def test_image_classifier_members_are_scored_on_their_folds():
     from sklearn.datasets import load_digits
 
     from sklearn_pmm import PMMImageClassifier

@@ -54,7 +54,8 @@ SHARED = {
         for ``n_iter_no_change`` epochs.
     n_restarts : int, default={n_restarts}
         Extra random starting points; the lowest validation loss (training
-        loss without ``early_stopping``) wins.  {restarts_why}
+        loss without ``early_stopping``; a committee member's loss on its
+        fold) wins.  {restarts_why}
     early_stopping : bool, default={early_stopping}
         Hold out ``validation_fraction`` of the training rows and
         choose the model on them, as described in Notes.  Data too small to
@@ -119,11 +120,12 @@ SHARED = {
     validation_scores_ : list of float or None
         With ``early_stopping``, the validation score (R² or accuracy) after
         every iteration of the smoothness path, then that of the converged
-        candidate where it ended or was abandoned; ``None`` otherwise.
+        candidate where it ended or was abandoned; for a committee's member
+        without it, the one score on its fold; ``None`` otherwise.
     best_validation_score_ : float or None
         The validation score of the retained parameters (of a converged
-        candidate, its score before it continued on every row); ``None``
-        without ``early_stopping``.
+        candidate, its score before it continued on every row), or a
+        committee member's score on its fold; ``None`` otherwise.
     n_params_ : int
         Number of trainable real floats.
     n_features_in_ : int
@@ -182,12 +184,14 @@ SHARED = {
         committee; with both ``None`` every fit differs.  See
         :term:`Glossary <random_state>`.""",
     "committee_attributes": """estimators_ : list of {kind}
-        The ``K`` fitted members; member ``k`` stopped early on fold ``k``.
+        The ``K`` fitted members; member ``k`` held out fold ``k`` (and,
+        with ``early_stopping``, stopped early on it).
     cv_scores_ : ndarray of shape (n_estimators,)
         Each member's best validation score ({score}) on its own held-out
         fold (NaN for a member fitted without a split).  The member did not
-        train on that fold, but the fold chose its stopping point, so the
-        score is optimistic, and it is one member's, not the committee's.
+        train on that fold, but with ``early_stopping`` or restarts the fold
+        also chose its stopping point or its start, so the score is
+        optimistic, and it is one member's, not the committee's.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -143,7 +143,8 @@ class PMMImageClassifier(_PMMClassifierBase):
         improved by ``tol`` for ``n_iter_no_change`` epochs.
     n_restarts : int, default=0
         Extra random starting points; the lowest validation loss (training
-        loss without ``early_stopping``) wins.
+        loss without ``early_stopping``; a committee member's loss on its
+        fold) wins.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training images (stratified)
         and keep the parameters of the lowest validation loss; as in

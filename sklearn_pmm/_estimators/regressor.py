@@ -220,7 +220,7 @@ class PMMRegressor(MultiOutputMixin, RegressorMixin, _AffinePMM):
         return self._fit(X, y, sample_weight)
 
     def _fit(self, X, y, sample_weight=None, validation_fold=None, cancel=None):
-        """:meth:`fit`, optionally stopping early on a given fold
+        """:meth:`fit`, optionally holding out a given fold
         (:meth:`_validation_split`) and stopped by ``cancel``."""
         warm_candidate = self.warm_start and hasattr(self, "hamiltonians_")
         X, y = validate_data(
